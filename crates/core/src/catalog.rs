@@ -1,0 +1,710 @@
+//! The event catalog: QEMU's `trace-events` grammar, where catalogs are found,
+//! and our own built-in specs for the events the qtrace tools decode.
+//!
+//! Grammar (one event per line, no continuation lines):
+//! `[property ...] name(type arg, ...) ["format" PRIx64 "…"]`; blank lines and
+//! `#` comments are skipped; `disable`, `tcg` and `vcpu` properties are
+//! understood (`vcpu` adds a hidden `void *__cpu` argument and a `cpu=%p `
+//! prefix; `tcg` events carry two formats and become `<name>_trans` and
+//! `<name>_exec`). A malformed line becomes a warning naming file and line.
+//!
+//! Several specs may exist for one name (the same event in different QEMU
+//! versions, or in several catalogs): they are tried in priority order and the
+//! first whose format matches the line wins; the winner is tried first next
+//! time. Formats are compiled lazily, on the first line of that event.
+
+use std::cell::{Cell, OnceCell};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::format::{CFormat, Slot};
+use crate::value::{Kind, Radix, Value};
+
+/// Our own descriptions of the events the tools decode, all known variants.
+const BUILTIN: &str = include_str!("builtin.trace-events");
+/// Where QEMU installs its catalog.
+pub const INSTALLED_CATALOGS: &[&str] = &[
+    "/usr/share/qemu/trace-events-all",
+    "/usr/local/share/qemu/trace-events-all",
+];
+/// Environment variable naming catalog files (separated by `:`).
+pub const CATALOG_ENV: &str = "QTRACE_TRACE_EVENTS";
+
+/// One declared argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg {
+    /// C type, e.g. `const char *`.
+    pub ty: String,
+    /// Name, e.g. `dev`.
+    pub name: String,
+}
+
+/// Where a spec came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The catalog file (or `<built-in>`).
+    pub path: Arc<str>,
+    /// 1-based line number in it.
+    pub line: u32,
+}
+
+/// One event declaration.
+#[derive(Debug)]
+pub struct EventSpec {
+    /// Event name.
+    pub name: String,
+    /// Declared arguments (after the `vcpu` transform).
+    pub args: Vec<Arg>,
+    /// The format as C source (after the `vcpu` transform); `None` when absent.
+    pub format: Option<String>,
+    /// Declared with the `disable` property.
+    pub disabled: bool,
+    /// Where it was declared.
+    pub origin: Origin,
+    compiled: OnceCell<std::result::Result<Compiled, String>>,
+}
+
+/// A compiled spec: the matcher plus the name and kind of each value slot.
+#[derive(Debug)]
+pub struct Compiled {
+    format: CFormat,
+    names: Vec<Box<str>>,
+    kinds: Vec<Kind>,
+}
+
+impl Compiled {
+    /// Field names, in order.
+    pub fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+    /// Field kinds, in order.
+    pub fn kinds(&self) -> &[Kind] {
+        &self.kinds
+    }
+    /// The parsed format.
+    pub fn format(&self) -> &CFormat {
+        &self.format
+    }
+}
+
+impl EventSpec {
+    /// The compiled matcher, or why the format cannot be compiled.
+    pub fn compiled(&self) -> std::result::Result<&Compiled, &str> {
+        self.compiled
+            .get_or_init(|| self.compile())
+            .as_ref()
+            .map_err(|e| e.as_str())
+    }
+
+    fn compile(&self) -> std::result::Result<Compiled, String> {
+        let format = match &self.format {
+            Some(src) => CFormat::parse(src)?,
+            None => CFormat { pieces: Vec::new() },
+        };
+        let kinds = format.slot_kinds();
+        let mut names = Vec::with_capacity(kinds.len());
+        let mut args = self.args.iter();
+        for (i, k) in kinds.iter().enumerate() {
+            let name = if *k == Kind::Errno {
+                "errno".to_string()
+            } else {
+                match args.next() {
+                    Some(a) => a.name.clone(),
+                    None => format!("arg{i}"),
+                }
+            };
+            names.push(name.into_boxed_str());
+        }
+        Ok(Compiled {
+            format,
+            names,
+            kinds,
+        })
+    }
+
+    /// The declaration as one line of trace-events text.
+    pub fn declaration(&self) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| {
+                if a.ty.ends_with('*') {
+                    format!("{}{}", a.ty, a.name)
+                } else {
+                    format!("{} {}", a.ty, a.name)
+                }
+            })
+            .collect();
+        let args = if args.is_empty() {
+            "void".to_string()
+        } else {
+            args.join(", ")
+        };
+        match &self.format {
+            Some(f) => format!("{}({}) {}", self.name, args, f),
+            None => format!("{}({})", self.name, args),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NameEntry {
+    specs: Vec<u32>,
+    preferred: Cell<u32>,
+}
+
+/// A set of event specs from one or more catalogs, in priority order.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    specs: Vec<EventSpec>,
+    by_name: FxHashMap<Box<[u8]>, NameEntry>,
+    warnings: Vec<Error>,
+    sources: Vec<String>,
+}
+
+/// Which catalogs to load; see [`Catalog::load`].
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// Files given with `--trace-events`, highest priority first.
+    pub files: Vec<PathBuf>,
+    /// Read the `QTRACE_TRACE_EVENTS` variable.
+    pub env: bool,
+    /// Look for QEMU's installed `trace-events-all`.
+    pub installed: bool,
+    /// Add the built-in specs.
+    pub builtin: bool,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        CatalogOptions {
+            files: Vec::new(),
+            env: true,
+            installed: true,
+            builtin: true,
+        }
+    }
+}
+
+/// The result of matching one message against a name's specs.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    spec: &'a EventSpec,
+    compiled: &'a Compiled,
+    message: &'a [u8],
+    slots: &'a [Slot],
+}
+
+impl<'a> Fields<'a> {
+    /// The spec whose format matched.
+    pub fn spec(&self) -> &'a EventSpec {
+        self.spec
+    }
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    /// True when the event has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// Field names in order.
+    pub fn names(&self) -> &'a [Box<str>] {
+        &self.compiled.names
+    }
+    /// The name of field `i`.
+    pub fn name(&self, i: usize) -> &'a str {
+        &self.compiled.names[i]
+    }
+    /// The kind of field `i`.
+    pub fn kind(&self, i: usize) -> Kind {
+        self.compiled.kinds[i]
+    }
+    /// The text field `i` had in the message.
+    pub fn text(&self, i: usize) -> &'a [u8] {
+        let s = self.slots[i];
+        &self.message[s.start as usize..s.end as usize]
+    }
+    /// The typed value of field `i`.
+    pub fn value(&self, i: usize) -> Value<'a> {
+        let s = self.slots[i];
+        match self.compiled.kinds[i] {
+            Kind::Signed => Value::Signed(s.num as i64),
+            Kind::Unsigned(r) => Value::Unsigned(s.num, r),
+            Kind::Width => Value::Unsigned(s.num, Radix::Dec),
+            Kind::Pointer => Value::Pointer(if s.null { None } else { Some(s.num) }),
+            Kind::Str | Kind::Errno => Value::Str(if s.null { None } else { Some(self.text(i)) }),
+            Kind::Char => Value::Char(s.num as u8),
+            Kind::Float => Value::Float(self.text(i)),
+        }
+    }
+    /// The index of the field called `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.compiled.names.iter().position(|n| &**n == name)
+    }
+    /// The value of the field called `name`.
+    pub fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.index(name).map(|i| self.value(i))
+    }
+    /// The value of the first of `names` that exists (for fields renamed
+    /// between QEMU versions, e.g. `offset` / `sector_num`).
+    pub fn get_any(&self, names: &[&str]) -> Option<(usize, Value<'a>)> {
+        names
+            .iter()
+            .find_map(|n| self.index(n).map(|i| (i, self.value(i))))
+    }
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only the built-in specs.
+    pub fn builtin() -> Self {
+        let mut c = Catalog::new();
+        c.add_text("<built-in>", BUILTIN);
+        c
+    }
+
+    /// Loads catalogs from the sources `opts` allows, in priority order:
+    /// `--trace-events` files, `QTRACE_TRACE_EVENTS`, the installed catalog,
+    /// the built-in specs. A named file that cannot be read is an error.
+    pub fn load(opts: &CatalogOptions) -> Result<Catalog> {
+        let mut c = Catalog::new();
+        for f in &opts.files {
+            c.add_file(f)?;
+        }
+        if opts.env
+            && let Some(v) = std::env::var_os(CATALOG_ENV)
+        {
+            for p in std::env::split_paths(&v) {
+                if !p.as_os_str().is_empty() {
+                    c.add_file(&p)?;
+                }
+            }
+        }
+        if opts.installed
+            && let Some(p) = INSTALLED_CATALOGS
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_file())
+        {
+            c.add_file(p)?;
+        }
+        if opts.builtin {
+            c.add_text("<built-in>", BUILTIN);
+        }
+        Ok(c)
+    }
+
+    /// Adds every event of a trace-events file.
+    pub fn add_file(&mut self, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Input {
+            input: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        self.add_text(&path.display().to_string(), &text);
+        Ok(())
+    }
+
+    /// Adds every event of trace-events text; `origin` names it in messages.
+    pub fn add_text(&mut self, origin: &str, text: &str) {
+        let path: Arc<str> = Arc::from(origin);
+        self.sources.push(origin.to_string());
+        for (i, raw) in text.lines().enumerate() {
+            let line_no = (i + 1) as u32;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match parse_event_line(line) {
+                Ok(parsed) => {
+                    for spec in parsed {
+                        self.push(EventSpec {
+                            origin: Origin {
+                                path: path.clone(),
+                                line: line_no,
+                            },
+                            compiled: OnceCell::new(),
+                            ..spec
+                        });
+                    }
+                }
+                Err(what) => self.warnings.push(Error::Catalog {
+                    path: origin.to_string(),
+                    line: u64::from(line_no),
+                    what,
+                }),
+            }
+        }
+    }
+
+    fn push(&mut self, spec: EventSpec) {
+        let idx = self.specs.len() as u32;
+        let entry = self
+            .by_name
+            .entry(spec.name.as_bytes().into())
+            .or_insert_with(|| NameEntry {
+                specs: Vec::new(),
+                preferred: Cell::new(idx),
+            });
+        // The same declaration from a lower-priority source adds nothing.
+        let dup = entry.specs.iter().any(|&j| {
+            let o = &self.specs[j as usize];
+            o.format == spec.format && o.args == spec.args
+        });
+        if !dup {
+            entry.specs.push(idx);
+            self.specs.push(spec);
+        }
+    }
+
+    /// Problems found in catalog files (malformed lines), to report once.
+    pub fn warnings(&self) -> &[Error] {
+        &self.warnings
+    }
+
+    /// The catalog sources loaded, in priority order.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// True when some spec declares this event name.
+    #[inline]
+    pub fn knows(&self, name: &[u8]) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Every spec declared for `name`, in priority order.
+    pub fn specs_for(&self, name: &[u8]) -> impl Iterator<Item = &EventSpec> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flat_map(|e| e.specs.iter().map(|&i| &self.specs[i as usize]))
+    }
+
+    /// Every spec, in load order.
+    pub fn specs(&self) -> &[EventSpec] {
+        &self.specs
+    }
+
+    /// Distinct event names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .by_name
+            .keys()
+            .filter_map(|k| std::str::from_utf8(k).ok())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Matches `message` against the specs of `name` (the last winner first)
+    /// and returns the fields, or `None` when no format matches (or the name
+    /// is unknown). `scratch` holds the slots and is reused between lines.
+    #[inline]
+    pub fn decode<'a>(
+        &'a self,
+        name: &[u8],
+        message: &'a [u8],
+        scratch: &'a mut Vec<Slot>,
+    ) -> Option<Fields<'a>> {
+        let entry = self.by_name.get(name)?;
+        let preferred = entry.preferred.get();
+        let order = std::iter::once(preferred)
+            .chain(entry.specs.iter().copied().filter(|&i| i != preferred));
+        for idx in order {
+            let spec = &self.specs[idx as usize];
+            let Ok(compiled) = spec.compiled() else {
+                continue;
+            };
+            if compiled.format.match_message(message, scratch) {
+                entry.preferred.set(idx);
+                return Some(Fields {
+                    spec,
+                    compiled,
+                    message,
+                    slots: scratch,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// Parses one event line into one spec (two for `tcg`). The origin is filled
+/// in by the caller.
+fn parse_event_line(line: &str) -> std::result::Result<Vec<EventSpec>, String> {
+    let open = line.find('(').ok_or("expected 'name(args)'")?;
+    let head = &line[..open];
+    let mut words: Vec<&str> = head.split_whitespace().collect();
+    let name = words.pop().ok_or("missing event name")?;
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(format!("invalid event name '{name}'"));
+    }
+    let (mut disabled, mut tcg, mut vcpu) = (false, false, false);
+    for w in &words {
+        match *w {
+            "disable" => disabled = true,
+            "tcg" => tcg = true,
+            "vcpu" => vcpu = true,
+            other => return Err(format!("unknown property '{other}'")),
+        }
+    }
+    let close = line[open..]
+        .find(')')
+        .ok_or("missing ')' after the arguments")?
+        + open;
+    let mut args = parse_args(&line[open + 1..close])?;
+    let rest = line[close + 1..].trim();
+    let mut formats: Vec<String> = Vec::new();
+    if !rest.is_empty() {
+        if !rest.starts_with('"') {
+            return Err("the format must start with '\"'".into());
+        }
+        if tcg {
+            // `"trans", "exec"`: split at the last comma followed by a quote.
+            let bytes = rest.as_bytes();
+            let split = (0..bytes.len())
+                .rev()
+                .find(|&i| bytes[i] == b',' && rest[i + 1..].trim_start().starts_with('"'));
+            match split {
+                Some(i) => {
+                    formats.push(rest[..i].trim().to_string());
+                    formats.push(rest[i + 1..].trim().to_string());
+                }
+                None => return Err("a tcg event needs two formats".into()),
+            }
+        } else {
+            formats.push(rest.to_string());
+        }
+    }
+    for f in &formats {
+        crate::format::c_source_to_bytes(f)?;
+    }
+    if vcpu {
+        args.insert(
+            0,
+            Arg {
+                ty: "void *".into(),
+                name: "__cpu".into(),
+            },
+        );
+        for f in &mut formats {
+            *f = format!("\"cpu=%p \" {f}");
+        }
+    }
+    let make = |name: String, args: Vec<Arg>, format: Option<String>| EventSpec {
+        name,
+        args,
+        format,
+        disabled,
+        origin: Origin {
+            path: Arc::from(""),
+            line: 0,
+        },
+        compiled: OnceCell::new(),
+    };
+    if tcg {
+        let trans_args: Vec<Arg> = args
+            .iter()
+            .filter(|a| !a.ty.starts_with("TCG"))
+            .cloned()
+            .collect();
+        let mut it = formats.into_iter();
+        Ok(vec![
+            make(format!("{name}_trans"), trans_args, it.next()),
+            make(format!("{name}_exec"), args, it.next()),
+        ])
+    } else {
+        Ok(vec![make(name.to_string(), args, formats.pop())])
+    }
+}
+
+fn parse_args(s: &str) -> std::result::Result<Vec<Arg>, String> {
+    let s = s.trim();
+    if s.is_empty() || s == "void" {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|a| {
+            let a = a.trim();
+            if a.is_empty() {
+                return Err("empty argument".to_string());
+            }
+            let (ty, name) = match a.rfind('*') {
+                Some(p) => (a[..=p].trim(), a[p + 1..].trim()),
+                None => match a.rfind(char::is_whitespace) {
+                    Some(p) => (a[..p].trim(), a[p + 1..].trim()),
+                    None => return Err(format!("argument '{a}' has no type")),
+                },
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!("invalid argument name in '{a}'"));
+            }
+            // Normalise `char*` → `char *` so string detection is uniform.
+            let ty = if ty.ends_with('*') && !ty.ends_with(" *") && !ty.ends_with("**") {
+                format!("{} *", ty[..ty.len() - 1].trim_end())
+            } else {
+                ty.to_string()
+            };
+            Ok(Arg {
+                ty,
+                name: name.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grammar_variants() {
+        let mut c = Catalog::new();
+        c.add_text(
+            "t",
+            "# comment\n\
+             \n\
+             \t# indented comment\n\
+             pci_cfg_read(const char *dev, uint32_t bus, uint32_t slot, uint32_t func, unsigned offs, unsigned val) \"%s %02x:%02x.%x @0x%x -> 0x%x\"\n\
+             ide_status_read(uint32_t addr, uint32_t val, void *bus, void *s)        \"IDE PIO rd @ 0x%\"PRIx32\" val 0x%02\"PRIx32\n\
+             disable dbus_vmstate_pre_save(void)\n\
+             bmdma_reset(void) \"\"\n\
+             vcpu guest_cpu_enter(void) \"\"\n\
+             vcpu tcg guest_mem_before(TCGv vaddr, uint16_t info) \"info=%d\", \"vaddr=0x%016\"PRIx64\" info=%d\"\n\
+             broken line here\n\
+             x(char*p) \"%s\"\n",
+        );
+        assert_eq!(
+            c.warnings().len(),
+            1,
+            "{}",
+            c.warnings()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        assert!(c.warnings()[0].to_string().starts_with("t:10: "));
+        let names = c.names();
+        for n in [
+            "pci_cfg_read",
+            "ide_status_read",
+            "dbus_vmstate_pre_save",
+            "bmdma_reset",
+            "guest_cpu_enter",
+            "guest_mem_before_trans",
+            "guest_mem_before_exec",
+            "x",
+        ] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        let spec = c.specs_for(b"guest_cpu_enter").next().unwrap();
+        assert_eq!(spec.args[0].name, "__cpu");
+        let spec = c.specs_for(b"guest_mem_before_trans").next().unwrap();
+        assert_eq!(
+            spec.args
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            ["__cpu", "info"]
+        );
+        assert_eq!(spec.format.as_deref(), Some("\"cpu=%p \" \"info=%d\""));
+        assert!(
+            c.specs_for(b"dbus_vmstate_pre_save")
+                .next()
+                .unwrap()
+                .disabled
+        );
+        assert_eq!(c.specs_for(b"x").next().unwrap().args[0].ty, "char *");
+
+        let mut scratch = Vec::new();
+        let f = c
+            .decode(
+                b"ide_status_read",
+                b"IDE PIO rd @ 0x1f7 val 0x50",
+                &mut scratch,
+            )
+            .unwrap();
+        assert_eq!(
+            f.names().iter().map(|n| &**n).collect::<Vec<_>>(),
+            ["addr", "val"]
+        );
+        assert_eq!(f.get("val"), Some(Value::Unsigned(0x50, Radix::Hex)));
+        let mut scratch = Vec::new();
+        let f = c
+            .decode(b"guest_cpu_enter", b"cpu=0x55 ", &mut scratch)
+            .unwrap();
+        assert_eq!(f.get("__cpu"), Some(Value::Pointer(Some(0x55))));
+    }
+
+    #[test]
+    fn builtin_covers_every_variant_and_the_matching_one_wins() {
+        let c = Catalog::builtin();
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        let mut s = Vec::new();
+        let f = c
+            .decode(b"pci_cfg_read", b"i440FX 00:0 @0x0 -> 0x8086", &mut s)
+            .unwrap();
+        assert_eq!(f.get("devid"), Some(Value::Unsigned(0, Radix::Dec)));
+        let mut s = Vec::new();
+        let f = c
+            .decode(b"pci_cfg_read", b"mch 00:1f.0 @0x0 -> 0x8086", &mut s)
+            .unwrap();
+        assert_eq!(f.get("slot"), Some(Value::Unsigned(31, Radix::Hex)));
+        let mut s = Vec::new();
+        let f = c
+            .decode(b"ps2_put_keycode", b"0x55e7 keycode 52", &mut s)
+            .unwrap();
+        assert_eq!(f.get("keycode"), Some(Value::Signed(52)));
+        let mut s = Vec::new();
+        let f = c
+            .decode(
+                b"dma_blk_io",
+                b"dbs=0x1 bs=0x2 sector_num=8 to_dev=1",
+                &mut s,
+            )
+            .unwrap();
+        assert_eq!(
+            f.get_any(&["offset", "sector_num"]).unwrap().1,
+            Value::Signed(8)
+        );
+        let mut s = Vec::new();
+        assert!(c.decode(b"pci_cfg_read", b"garbage", &mut s).is_none());
+    }
+
+    #[test]
+    fn installed_catalog_parses_cleanly_when_present() {
+        for p in INSTALLED_CATALOGS {
+            let p = Path::new(p);
+            if !p.is_file() {
+                continue;
+            }
+            let mut c = Catalog::new();
+            c.add_file(p).unwrap();
+            assert!(
+                c.warnings().is_empty(),
+                "{:?}",
+                &c.warnings()[..c.warnings().len().min(5)]
+            );
+            assert!(c.names().len() > 3000);
+            let bad: Vec<_> = c
+                .specs()
+                .iter()
+                .filter(|s| s.compiled().is_err())
+                .map(|s| s.name.clone())
+                .collect();
+            assert!(bad.is_empty(), "formats that do not compile: {bad:?}");
+        }
+    }
+}

@@ -1,0 +1,936 @@
+//! Compiling a trace-events format string into a matcher that recovers each
+//! argument from the text QEMU printed.
+//!
+//! A format in a `trace-events` file is C source: string literals (with `\"`,
+//! `\t`, `\n`, `\\`, `\xHH` escapes) and `PRIx64`-style macros, in any
+//! spacing, possibly ending in a macro. [`CFormat::parse`] turns that into
+//! literal pieces and conversion specifications, exactly as the C compiler and
+//! glibc's printf on x86-64 would see them.
+//!
+//! [`CFormat::match_message`] then matches a printed message against the
+//! pieces. Numbers are read greedily in the conversion's radix, strings up to
+//! the next literal (shortest first); when the rest does not match, it backs
+//! off and tries the next candidate, within a fixed step budget so that no input
+//! can make it slow. The whole message must be consumed.
+//!
+//! Documented choices for formats that are ambiguous by construction:
+//! - `%s` directly followed by another conversion (no literal between) takes
+//!   the shortest string that lets the rest match;
+//! - a `*` width is recovered as the printed field width (exact whenever the
+//!   value needed no more digits than the width);
+//! - `%20s`-style padding spaces are not part of the string value.
+
+use crate::value::{Kind, Radix};
+
+/// A length modifier (only used to bound the value's range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// None: `int`-sized.
+    Int,
+    /// `hh`: char-sized.
+    Char,
+    /// `h`: short-sized.
+    Short,
+    /// `l`, `ll`, `z`, `j`, `t`, `q`, `L`, and `PRI*64`/`PRI*PTR`: 64 bits on x86-64.
+    Long,
+}
+
+/// One printf conversion specification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conv {
+    /// What the conversion prints.
+    pub kind: Kind,
+    /// `0` flag.
+    pub zero: bool,
+    /// `-` flag (left-justify: padding after the value).
+    pub left: bool,
+    /// `#` flag (`0x` before non-zero hex, `0` before octal).
+    pub alt: bool,
+    /// `+` flag.
+    pub plus: bool,
+    /// Space flag.
+    pub space: bool,
+    /// Field width, if fixed.
+    pub width: Option<u32>,
+    /// The width is given by a `*` argument.
+    pub star_width: bool,
+    /// Precision, if fixed.
+    pub precision: Option<u32>,
+    /// The precision is given by a `.*` argument.
+    pub star_precision: bool,
+    /// Length modifier.
+    pub length: Length,
+}
+
+/// A piece of a compiled format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Literal bytes.
+    Lit(Vec<u8>),
+    /// A conversion.
+    Conv(Conv),
+}
+
+/// A parsed printf format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CFormat {
+    /// The pieces, literals merged.
+    pub pieces: Vec<Piece>,
+}
+
+/// One value slot recovered by matching: a span of the message and, for
+/// integers, the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Slot {
+    /// Start of the value's text in the message.
+    pub start: u32,
+    /// End (exclusive).
+    pub end: u32,
+    /// The integer (two's complement for signed values); 1 for a NULL pointer
+    /// or string marker... see [`Slot::null`].
+    pub num: u64,
+    /// The value was printed as NULL (`(nil)` / `(null)`).
+    pub null: bool,
+}
+
+/// The largest number of matching steps spent on one message.
+const STEP_BUDGET: u32 = 20_000;
+
+impl CFormat {
+    /// Parses the C source of a trace-events format (the text from the first
+    /// `"` to the end of the line).
+    pub fn parse(source: &str) -> Result<CFormat, String> {
+        let text = c_source_to_bytes(source)?;
+        Self::from_printf(&text)
+    }
+
+    /// Parses an already concatenated printf format.
+    pub fn from_printf(text: &[u8]) -> Result<CFormat, String> {
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut lit: Vec<u8> = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let b = text[i];
+            if b != b'%' {
+                lit.push(b);
+                i += 1;
+                continue;
+            }
+            i += 1;
+            if text.get(i) == Some(&b'%') {
+                lit.push(b'%');
+                i += 1;
+                continue;
+            }
+            let (conv, next) = parse_conv(text, i)?;
+            i = next;
+            if !lit.is_empty() {
+                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+            }
+            pieces.push(Piece::Conv(conv));
+        }
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        Ok(CFormat { pieces })
+    }
+
+    /// The kinds of the values [`match_message`](Self::match_message) produces,
+    /// in order: one per argument the format consumes (a `*` width first), plus
+    /// one for each `%m`.
+    pub fn slot_kinds(&self) -> Vec<Kind> {
+        let mut out = Vec::new();
+        for p in &self.pieces {
+            if let Piece::Conv(c) = p {
+                if c.star_width {
+                    out.push(Kind::Width);
+                }
+                if c.star_precision {
+                    out.push(Kind::Width);
+                }
+                out.push(c.kind);
+            }
+        }
+        out
+    }
+
+    /// Matches a printed message; on success `out` holds one slot per
+    /// [`slot_kinds`](Self::slot_kinds) entry. `out` is cleared first.
+    pub fn match_message(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
+        out.clear();
+        let mut steps = 0u32;
+        self.match_from(0, msg, 0, out, &mut steps)
+    }
+
+    fn match_from(
+        &self,
+        pi: usize,
+        msg: &[u8],
+        pos: usize,
+        out: &mut Vec<Slot>,
+        steps: &mut u32,
+    ) -> bool {
+        *steps += 1;
+        if *steps > STEP_BUDGET {
+            return false;
+        }
+        let Some(piece) = self.pieces.get(pi) else {
+            return pos == msg.len();
+        };
+        match piece {
+            Piece::Lit(l) => {
+                msg.len() >= pos + l.len()
+                    && &msg[pos..pos + l.len()] == l.as_slice()
+                    && self.match_from(pi + 1, msg, pos + l.len(), out, steps)
+            }
+            Piece::Conv(c) => {
+                let mark = out.len();
+                let next_lit = match self.pieces.get(pi + 1) {
+                    Some(Piece::Lit(l)) => Some(l.as_slice()),
+                    _ => None,
+                };
+                let is_last = pi + 1 == self.pieces.len();
+                match c.kind {
+                    Kind::Str | Kind::Errno => {
+                        // Padding spaces of a width first.
+                        let mut vstart = pos;
+                        if c.width.is_some() && !c.left {
+                            while vstart < msg.len() && msg[vstart] == b' ' {
+                                vstart += 1;
+                            }
+                        }
+                        let starts: &[usize] = if vstart != pos {
+                            &[vstart, pos]
+                        } else {
+                            &[pos]
+                        };
+                        for &s in starts {
+                            if is_last {
+                                let end = trim_left_pad(c, msg, s, msg.len());
+                                self.push_str(c, msg, s, end, pos, out);
+                                return true;
+                            }
+                            // Candidate ends: where the next literal starts (shortest first),
+                            // or every position when a conversion follows.
+                            let mut e = s;
+                            loop {
+                                let cand = match next_lit {
+                                    Some(l) => match memchr::memmem::find(&msg[e..], l) {
+                                        Some(k) => e + k,
+                                        None => break,
+                                    },
+                                    None => e,
+                                };
+                                let vend = trim_left_pad(c, msg, s, cand);
+                                self.push_str(c, msg, s, vend, pos, out);
+                                if self.match_from(pi + 1, msg, cand, out, steps) {
+                                    return true;
+                                }
+                                out.truncate(mark);
+                                if cand >= msg.len() || *steps > STEP_BUDGET {
+                                    break;
+                                }
+                                e = cand + 1;
+                            }
+                        }
+                        false
+                    }
+                    Kind::Char => {
+                        if pos < msg.len() {
+                            // Width pads with spaces before (or after) the character.
+                            let (vs, ve, end) = pad_span(c, msg, pos, 1);
+                            if ve <= msg.len() {
+                                self.push_star(c, pos, end, out);
+                                out.push(Slot {
+                                    start: vs as u32,
+                                    end: ve as u32,
+                                    num: u64::from(msg[vs]),
+                                    null: false,
+                                });
+                                if self.match_from(pi + 1, msg, end, out, steps) {
+                                    return true;
+                                }
+                                out.truncate(mark);
+                            }
+                        }
+                        false
+                    }
+                    Kind::Pointer => {
+                        let rest = &msg[pos..];
+                        let lead = leading_spaces(c, rest);
+                        let r = &rest[lead..];
+                        if r.starts_with(b"(nil)") {
+                            let end = pos + lead + 5;
+                            let end = end + trailing_pad(c, msg, pos, end);
+                            self.push_star(c, pos, end, out);
+                            out.push(Slot {
+                                start: (pos + lead) as u32,
+                                end: (pos + lead + 5) as u32,
+                                num: 0,
+                                null: true,
+                            });
+                            if self.match_from(pi + 1, msg, end, out, steps) {
+                                return true;
+                            }
+                            out.truncate(mark);
+                            return false;
+                        }
+                        if !r.starts_with(b"0x") {
+                            return false;
+                        }
+                        let digits_start = pos + lead + 2;
+                        let n = msg[digits_start..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                            .count();
+                        self.try_number_ends(
+                            c,
+                            pi,
+                            msg,
+                            pos,
+                            digits_start,
+                            pos + lead,
+                            n,
+                            16,
+                            false,
+                            out,
+                            steps,
+                            mark,
+                        )
+                    }
+                    Kind::Signed | Kind::Unsigned(_) | Kind::Width => {
+                        let rest = &msg[pos..];
+                        let lead = leading_spaces(c, rest);
+                        let mut p = pos + lead;
+                        let vstart = p;
+                        let mut neg = false;
+                        if c.kind == Kind::Signed {
+                            match msg.get(p) {
+                                Some(b'-') => {
+                                    neg = true;
+                                    p += 1;
+                                }
+                                Some(b'+') if c.plus => p += 1,
+                                Some(b' ') if c.space => p += 1,
+                                _ => {}
+                            }
+                        }
+                        let (radix, upper) = match c.kind {
+                            Kind::Unsigned(Radix::Hex) => (16, false),
+                            Kind::Unsigned(Radix::HexUpper) => (16, true),
+                            Kind::Unsigned(Radix::Oct) => (8, false),
+                            _ => (10, false),
+                        };
+                        if c.alt && radix == 16 {
+                            let pre: &[u8] = if upper { b"0X" } else { b"0x" };
+                            if msg[p..].starts_with(pre) {
+                                p += 2;
+                            } else {
+                                // `%#x` prints a bare `0` for zero.
+                                if msg.get(p) == Some(&b'0') {
+                                    return self.try_number_ends(
+                                        c, pi, msg, pos, p, vstart, 1, 16, false, out, steps, mark,
+                                    );
+                                }
+                                return false;
+                            }
+                        }
+                        let n = msg[p..]
+                            .iter()
+                            .take_while(|&&b| match radix {
+                                16 if upper => b.is_ascii_digit() || (b'A'..=b'F').contains(&b),
+                                16 => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+                                8 => (b'0'..=b'7').contains(&b),
+                                _ => b.is_ascii_digit(),
+                            })
+                            .count();
+                        self.try_number_ends(
+                            c, pi, msg, pos, p, vstart, n, radix, neg, out, steps, mark,
+                        )
+                    }
+                    Kind::Float => {
+                        let rest = &msg[pos..];
+                        let lead = leading_spaces(c, rest);
+                        let s = pos + lead;
+                        let n = msg[s..]
+                            .iter()
+                            .take_while(|b| {
+                                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+')
+                            })
+                            .count();
+                        let mut k = n;
+                        while k > 0 {
+                            self.push_star(c, pos, s + k, out);
+                            out.push(Slot {
+                                start: s as u32,
+                                end: (s + k) as u32,
+                                num: 0,
+                                null: false,
+                            });
+                            if self.match_from(pi + 1, msg, s + k, out, steps) {
+                                return true;
+                            }
+                            out.truncate(mark);
+                            k -= 1;
+                        }
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tries the digit runs `digits_start..digits_start+k` for k = n down to 1.
+    #[allow(clippy::too_many_arguments)]
+    fn try_number_ends(
+        &self,
+        c: &Conv,
+        pi: usize,
+        msg: &[u8],
+        field_start: usize,
+        digits_start: usize,
+        value_start: usize,
+        n: usize,
+        radix: u32,
+        neg: bool,
+        out: &mut Vec<Slot>,
+        steps: &mut u32,
+        mark: usize,
+    ) -> bool {
+        let mut k = n;
+        while k > 0 {
+            let dend = digits_start + k;
+            if let Some(mag) = parse_radix(&msg[digits_start..dend], radix) {
+                let num = if neg {
+                    if mag > (i64::MAX as u64) + 1 {
+                        None
+                    } else {
+                        Some((mag as i64).wrapping_neg() as u64)
+                    }
+                } else if c.kind == Kind::Signed && mag > i64::MAX as u64 {
+                    None
+                } else {
+                    Some(mag)
+                };
+                if let Some(num) = num {
+                    let end = dend + trailing_pad(c, msg, field_start, dend);
+                    self.push_star(c, field_start, end, out);
+                    out.push(Slot {
+                        start: value_start as u32,
+                        end: dend as u32,
+                        num,
+                        null: false,
+                    });
+                    if self.match_from(pi + 1, msg, end, out, steps) {
+                        return true;
+                    }
+                    out.truncate(mark);
+                }
+            }
+            if *steps > STEP_BUDGET {
+                return false;
+            }
+            k -= 1;
+        }
+        false
+    }
+
+    fn push_star(&self, c: &Conv, field_start: usize, field_end: usize, out: &mut Vec<Slot>) {
+        let w = (field_end - field_start) as u64;
+        if c.star_width {
+            out.push(Slot {
+                start: field_start as u32,
+                end: field_end as u32,
+                num: w,
+                null: false,
+            });
+        }
+        if c.star_precision {
+            out.push(Slot {
+                start: field_start as u32,
+                end: field_end as u32,
+                num: w,
+                null: false,
+            });
+        }
+    }
+
+    fn push_str(
+        &self,
+        c: &Conv,
+        msg: &[u8],
+        s: usize,
+        e: usize,
+        field_start: usize,
+        out: &mut Vec<Slot>,
+    ) {
+        self.push_star(c, field_start, e, out);
+        let null = c.kind == Kind::Str && &msg[s..e] == b"(null)";
+        out.push(Slot {
+            start: s as u32,
+            end: e as u32,
+            num: 0,
+            null,
+        });
+    }
+}
+
+/// With `-` and a width, trailing spaces up to the width are padding.
+fn trim_left_pad(c: &Conv, msg: &[u8], s: usize, mut e: usize) -> usize {
+    if c.left && c.width.is_some() {
+        while e > s && msg[e - 1] == b' ' {
+            e -= 1;
+        }
+    }
+    e
+}
+
+/// Leading padding spaces of a right-aligned field with a width.
+fn leading_spaces(c: &Conv, rest: &[u8]) -> usize {
+    if (c.width.is_some() || c.star_width) && !c.left && !c.zero {
+        rest.iter().take_while(|&&b| b == b' ').count()
+    } else if c.zero && (c.width.is_some() || c.star_width) && c.precision.is_some() {
+        // With a precision the 0 flag is ignored for integers: spaces pad.
+        rest.iter().take_while(|&&b| b == b' ').count()
+    } else {
+        0
+    }
+}
+
+/// Trailing padding of a left-justified field: spaces up to the width.
+fn trailing_pad(c: &Conv, msg: &[u8], field_start: usize, end: usize) -> usize {
+    if !c.left {
+        return 0;
+    }
+    let Some(w) = c.width else { return 0 };
+    let have = end - field_start;
+    let want = (w as usize).saturating_sub(have);
+    msg[end..]
+        .iter()
+        .take(want)
+        .take_while(|&&b| b == b' ')
+        .count()
+}
+
+fn pad_span(c: &Conv, msg: &[u8], pos: usize, len: usize) -> (usize, usize, usize) {
+    let w = c.width.unwrap_or(0) as usize;
+    if w > len {
+        if c.left {
+            (pos, pos + len, (pos + w).min(msg.len()))
+        } else {
+            let pad = w - len;
+            (pos + pad, pos + pad + len, pos + w)
+        }
+    } else {
+        (pos, pos + len, pos + len)
+    }
+}
+
+fn parse_radix(d: &[u8], radix: u32) -> Option<u64> {
+    let mut v: u64 = 0;
+    for &b in d {
+        let x = (b as char).to_digit(radix)?;
+        v = v.checked_mul(u64::from(radix))?.checked_add(u64::from(x))?;
+    }
+    Some(v)
+}
+
+fn parse_conv(text: &[u8], mut i: usize) -> Result<(Conv, usize), String> {
+    let mut c = Conv {
+        kind: Kind::Signed,
+        zero: false,
+        left: false,
+        alt: false,
+        plus: false,
+        space: false,
+        width: None,
+        star_width: false,
+        precision: None,
+        star_precision: false,
+        length: Length::Int,
+    };
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'0' => c.zero = true,
+            b'-' => c.left = true,
+            b'#' => c.alt = true,
+            b'+' => c.plus = true,
+            b' ' => c.space = true,
+            b'\'' => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    if text.get(i) == Some(&b'*') {
+        c.star_width = true;
+        i += 1;
+    } else {
+        let n = digits_at(text, i);
+        if n > 0 {
+            c.width = Some(num_at(text, i, n)?);
+            i += n;
+        }
+    }
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        if text.get(i) == Some(&b'*') {
+            c.star_precision = true;
+            i += 1;
+        } else {
+            let n = digits_at(text, i);
+            c.precision = Some(if n > 0 { num_at(text, i, n)? } else { 0 });
+            i += n;
+        }
+    }
+    loop {
+        match text.get(i) {
+            Some(b'h') => {
+                c.length = if c.length == Length::Short {
+                    Length::Char
+                } else {
+                    Length::Short
+                };
+            }
+            Some(b'l' | b'z' | b'j' | b't' | b'q' | b'L') => c.length = Length::Long,
+            _ => break,
+        }
+        i += 1;
+    }
+    let Some(&conv) = text.get(i) else {
+        return Err("format ends inside a conversion".into());
+    };
+    c.kind = match conv {
+        b'd' | b'i' => Kind::Signed,
+        b'u' => Kind::Unsigned(Radix::Dec),
+        b'x' => Kind::Unsigned(Radix::Hex),
+        b'X' => Kind::Unsigned(Radix::HexUpper),
+        b'o' => Kind::Unsigned(Radix::Oct),
+        b'c' => Kind::Char,
+        b's' => Kind::Str,
+        b'p' => Kind::Pointer,
+        b'm' => Kind::Errno,
+        b'e' | b'E' | b'f' | b'F' | b'g' | b'G' | b'a' | b'A' => Kind::Float,
+        other => {
+            return Err(format!(
+                "unsupported conversion '%{}'",
+                String::from_utf8_lossy(&[other])
+            ));
+        }
+    };
+    Ok((c, i + 1))
+}
+
+fn digits_at(t: &[u8], i: usize) -> usize {
+    t.get(i..)
+        .map_or(0, |s| s.iter().take_while(|b| b.is_ascii_digit()).count())
+}
+
+fn num_at(t: &[u8], i: usize, n: usize) -> Result<u32, String> {
+    std::str::from_utf8(&t[i..i + n])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&w: &u32| w <= 4096)
+        .ok_or_else(|| "field width out of range".to_string())
+}
+
+/// Concatenates the C string literals and `PRI…` macros of a trace-events
+/// format into the printf format the compiler would see (glibc, x86-64).
+pub fn c_source_to_bytes(src: &str) -> Result<Vec<u8>, String> {
+    let s = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b' ' | b'\t' => i += 1,
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(&b) = s.get(i) else {
+                        return Err("unterminated string literal in format".into());
+                    };
+                    i += 1;
+                    match b {
+                        b'"' => break,
+                        b'\\' => {
+                            let Some(&e) = s.get(i) else {
+                                return Err("unterminated escape in format".into());
+                            };
+                            i += 1;
+                            match e {
+                                b'n' => out.push(b'\n'),
+                                b't' => out.push(b'\t'),
+                                b'r' => out.push(b'\r'),
+                                b'a' => out.push(7),
+                                b'b' => out.push(8),
+                                b'f' => out.push(12),
+                                b'v' => out.push(11),
+                                b'\\' | b'"' | b'\'' | b'?' => out.push(e),
+                                b'x' => {
+                                    let n =
+                                        s[i..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                                    if n == 0 {
+                                        return Err("\\x escape without digits in format".into());
+                                    }
+                                    let v = u32::from_str_radix(&src[i..i + n], 16)
+                                        .map_err(|e| e.to_string())?;
+                                    out.push(v as u8);
+                                    i += n;
+                                }
+                                b'0'..=b'7' => {
+                                    let mut v = u32::from(e - b'0');
+                                    let mut k = 0;
+                                    while k < 2 && matches!(s.get(i), Some(b'0'..=b'7')) {
+                                        v = v * 8 + u32::from(s[i] - b'0');
+                                        i += 1;
+                                        k += 1;
+                                    }
+                                    out.push(v as u8);
+                                }
+                                other => {
+                                    return Err(format!(
+                                        "unknown escape '\\{}' in format",
+                                        String::from_utf8_lossy(&[other])
+                                    ));
+                                }
+                            }
+                        }
+                        _ => out.push(b),
+                    }
+                }
+            }
+            b'P' => {
+                let n = s[i..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                let word = &src[i..i + n];
+                let expanded =
+                    pri_macro(word).ok_or_else(|| format!("unknown macro '{word}' in format"))?;
+                out.extend_from_slice(expanded.as_bytes());
+                i += n;
+            }
+            other => {
+                return Err(format!(
+                    "unexpected '{}' in format",
+                    String::from_utf8_lossy(&[other])
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What `<inttypes.h>` makes of a `PRI…` macro with glibc on x86-64.
+fn pri_macro(word: &str) -> Option<&'static str> {
+    let rest = word.strip_prefix("PRI")?;
+    let mut chars = rest.chars();
+    let conv = chars.next()?;
+    let size = chars.as_str();
+    let long = match size {
+        "8" | "16" | "32" | "LEAST8" | "LEAST16" | "LEAST32" | "FAST8" => false,
+        "64" | "PTR" | "MAX" | "LEAST64" | "FAST16" | "FAST32" | "FAST64" => true,
+        _ => return None,
+    };
+    Some(match (conv, long) {
+        ('d', false) => "d",
+        ('i', false) => "i",
+        ('u', false) => "u",
+        ('x', false) => "x",
+        ('X', false) => "X",
+        ('o', false) => "o",
+        ('d', true) => "ld",
+        ('i', true) => "li",
+        ('u', true) => "lu",
+        ('x', true) => "lx",
+        ('X', true) => "lX",
+        ('o', true) => "lo",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(src: &str, msg: &str) -> Option<Vec<String>> {
+        let f = CFormat::parse(src).unwrap();
+        let mut out = Vec::new();
+        if !f.match_message(msg.as_bytes(), &mut out) {
+            return None;
+        }
+        Some(
+            out.iter()
+                .zip(f.slot_kinds())
+                .map(|(s, k)| {
+                    let text = &msg[s.start as usize..s.end as usize];
+                    match k {
+                        Kind::Signed => format!("{}", s.num as i64),
+                        Kind::Unsigned(_) | Kind::Width | Kind::Char => format!("{}", s.num),
+                        Kind::Pointer if s.null => "NULL".into(),
+                        Kind::Pointer => format!("p{:x}", s.num),
+                        Kind::Str if s.null => "NULL".into(),
+                        _ => format!("'{text}'"),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn c_source_forms() {
+        assert_eq!(c_source_to_bytes(r#""a=%"PRIx64" b""#).unwrap(), b"a=%lx b");
+        assert_eq!(
+            c_source_to_bytes(r#""offset 0x%" PRIx64 " size %u""#).unwrap(),
+            b"offset 0x%lx size %u"
+        );
+        assert_eq!(c_source_to_bytes(r#""lba %"PRId64"#).unwrap(), b"lba %ld");
+        assert_eq!(c_source_to_bytes(r#""x" PRIu32 """#).unwrap(), b"xu");
+        assert_eq!(
+            c_source_to_bytes(r#""q \"%s\"\t\x41""#).unwrap(),
+            b"q \"%s\"\tA"
+        );
+        assert!(c_source_to_bytes(r#""open"#).is_err());
+        assert!(c_source_to_bytes(r#""a" PRIq64"#).is_err());
+    }
+
+    #[test]
+    fn pci_cfg_both_formats() {
+        assert_eq!(
+            m(
+                r#""%s %02x:%02x.%x @0x%x -> 0x%x""#,
+                "mch 00:1f.2 @0x0 -> 0x29c08086"
+            ),
+            Some(vec![
+                "'mch'".into(),
+                "0".into(),
+                "31".into(),
+                "2".into(),
+                "0".into(),
+                "700481670".into()
+            ])
+        );
+        assert_eq!(
+            m(
+                r#""%s %02u:%u @0x%x -> 0x%x""#,
+                "ICH9 SMB 31:3 @0x0 -> 0x8086"
+            ),
+            Some(vec![
+                "'ICH9 SMB'".into(),
+                "31".into(),
+                "3".into(),
+                "0".into(),
+                "32902".into()
+            ])
+        );
+        // The new format does not match the old text and vice versa.
+        assert_eq!(
+            m(
+                r#""%s %02x:%02x.%x @0x%x -> 0x%x""#,
+                "i440FX 00:0 @0x0 -> 0x8086"
+            ),
+            None
+        );
+        assert_eq!(
+            m(
+                r#""%s %02u:%u @0x%x -> 0x%x""#,
+                "mch 00:00.0 @0x0 -> 0x8086"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn conversions() {
+        assert_eq!(
+            m(r#""%p keycode 0x%02x""#, "0x55e7c0 keycode 0x34"),
+            Some(vec!["p55e7c0".into(), "52".into()])
+        );
+        assert_eq!(
+            m(r#""%p keycode %d""#, "(nil) keycode -3"),
+            Some(vec!["NULL".into(), "-3".into()])
+        );
+        assert_eq!(
+            m(
+                r#""IDEState %p; sector_num=%"PRId64" n=%d cmd=%s""#,
+                "IDEState 0x1; sector_num=8 n=1 cmd=DMA READ"
+            ),
+            Some(vec![
+                "p1".into(),
+                "8".into(),
+                "1".into(),
+                "'DMA READ'".into()
+            ])
+        );
+        assert_eq!(
+            m(r#""%s: %s""#, "(null): a: b"),
+            Some(vec!["NULL".into(), "'a: b'".into()])
+        );
+        assert_eq!(
+            m(r#""intensity: %u%%""#, "intensity: 50%"),
+            Some(vec!["50".into()])
+        );
+        assert_eq!(
+            m(r#""data:0x%0*"PRIx64" x""#, "data:0x00ff x"),
+            Some(vec!["4".into(), "255".into()])
+        );
+        assert_eq!(
+            m(r#""%#x %#x""#, "0 0x1f"),
+            Some(vec!["0".into(), "31".into()])
+        );
+        assert_eq!(
+            m(r#""%20s|""#, "               hello|"),
+            Some(vec!["'hello'".into()])
+        );
+        assert_eq!(
+            m(r#""%3d|%-4d|""#, " -1|7   |"),
+            Some(vec!["-1".into(), "7".into()])
+        );
+        assert_eq!(m(r#""%c%c""#, "a\0"), Some(vec!["97".into(), "0".into()]));
+        assert_eq!(
+            m(r#""%X %o""#, "FF 17"),
+            Some(vec!["255".into(), "15".into()])
+        );
+        assert_eq!(
+            m(r#""%08x/%0x8""#, "0000abcd/18"),
+            Some(vec!["43981".into(), "1".into()])
+        );
+        assert_eq!(
+            m(r#""%sing %d""#, "reading 5"),
+            Some(vec!["'read'".into(), "5".into()])
+        );
+        assert_eq!(m(r#""v=%g""#, "v=1.5e-3"), Some(vec!["'1.5e-3'".into()]));
+        assert_eq!(m(r#""""#, ""), Some(vec![]));
+        assert_eq!(m(r#""""#, "x"), None);
+    }
+
+    #[test]
+    fn overflow_and_garbage_do_not_match() {
+        assert_eq!(m(r#""%x""#, "1ffffffffffffffff"), None);
+        assert_eq!(m(r#""%d""#, "9223372036854775808"), None);
+        assert_eq!(
+            m(r#""%d""#, "-9223372036854775808"),
+            Some(vec!["-9223372036854775808".into()])
+        );
+        assert_eq!(
+            m(r#""%u""#, "18446744073709551615"),
+            Some(vec!["18446744073709551615".into()])
+        );
+        assert_eq!(m(r#""%u""#, "18446744073709551616"), None);
+        assert_eq!(m(r#""%x""#, "AB"), None);
+    }
+
+    #[test]
+    fn pathological_backtracking_is_bounded() {
+        let f = CFormat::parse(r#""%s %s %s %s %s %s %s %s %s %s X""#).unwrap();
+        let msg = " ".repeat(5000);
+        let mut out = Vec::new();
+        assert!(!f.match_message(msg.as_bytes(), &mut out));
+    }
+
+    #[test]
+    fn bad_formats_are_errors() {
+        assert!(CFormat::parse(r#""%""#).is_err());
+        assert!(CFormat::parse(r#""%y""#).is_err());
+        assert!(CFormat::parse(r#""%99999d""#).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Inputs: a file path or standard input, opened as a byte stream with
+//! transparent decompression.
+//!
+//! Compression is detected from the first bytes (gzip `1f 8b`, zstd
+//! `28 b5 2f fd`), never from the file name, so `zcat`-less pipelines and
+//! renamed files work alike. At most one input may be standard input: a second
+//! `-` would read an already exhausted stream.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// One input named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (`-`, or no file given).
+    Stdin,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl Input {
+    /// Interprets a command-line argument: `-` is standard input.
+    pub fn from_arg(arg: &OsStr) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(arg))
+        }
+    }
+
+    /// Turns a list of arguments into inputs: none means standard input, and
+    /// standard input may be named once only.
+    pub fn from_args(args: &[OsString]) -> Result<Vec<Input>> {
+        let inputs: Vec<Input> = if args.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            args.iter().map(|a| Input::from_arg(a)).collect()
+        };
+        if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+            return Err(Error::usage(
+                "standard input ('-') can be named only once among the inputs",
+            ));
+        }
+        Ok(inputs)
+    }
+
+    /// The name shown in messages: the path as given, or `<stdin>`.
+    pub fn display(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_string(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// Opens the input for reading, decompressing it when its first bytes say
+    /// it is gzip or zstd.
+    pub fn open(&self) -> Result<Opened> {
+        let wrap = |source: io::Error| Error::Input {
+            input: self.display(),
+            source,
+        };
+        let raw: Box<dyn Read> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::Path(p) => {
+                let f = File::open(p).map_err(wrap)?;
+                if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                    return Err(wrap(io::Error::other("is a directory")));
+                }
+                Box::new(f)
+            }
+        };
+        open_stream(raw).map_err(wrap)
+    }
+}
+
+/// What an input turned out to contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Plain bytes.
+    Plain,
+    /// gzip (one or more members).
+    Gzip,
+    /// zstd (one or more frames).
+    Zstd,
+    /// QEMU's binary "simple" trace backend format (header magic found).
+    SimpleTrace,
+}
+
+/// An opened input: a byte stream plus what it was detected to be.
+pub struct Opened {
+    /// The (decompressed) bytes.
+    pub reader: Box<dyn Read>,
+    /// How the stream was encoded.
+    pub encoding: Encoding,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("encoding", &self.encoding)
+            .finish()
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// A simple-trace file starts with an all-ones event id and this magic (host order).
+const SIMPLE_MAGIC: u64 = 0xf2b1_77cb_0aa4_29b4;
+
+/// Reads up to `buf.len()` bytes, stopping early only at end of stream.
+fn read_head(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn is_simple_trace(head: &[u8]) -> bool {
+    if head.len() < 16 || head[..8] != [0xff; 8] {
+        return false;
+    }
+    let m: [u8; 8] = head[8..16].try_into().expect("8 bytes");
+    u64::from_le_bytes(m) == SIMPLE_MAGIC || u64::from_be_bytes(m) == SIMPLE_MAGIC
+}
+
+/// Detects the encoding of a stream from its first bytes and returns a reader
+/// of its decoded bytes. Nested compression (a gzip of a zstd) is not unwrapped.
+pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
+    let mut head = [0u8; 16];
+    let n = read_head(&mut *raw, &mut head)?;
+    let head = head[..n].to_vec();
+    let (encoding, reader): (Encoding, Box<dyn Read>) = if head.starts_with(&GZIP_MAGIC) {
+        let chained = io::Cursor::new(head).chain(raw);
+        (
+            Encoding::Gzip,
+            Box::new(flate2::read::MultiGzDecoder::new(chained)),
+        )
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        let chained = io::Cursor::new(head).chain(raw);
+        let dec = ruzstd::decoding::StreamingDecoder::new(chained)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
+        (Encoding::Zstd, Box::new(ZstdFrames::new(dec)))
+    } else if is_simple_trace(&head) {
+        (
+            Encoding::SimpleTrace,
+            Box::new(io::Cursor::new(head).chain(raw)),
+        )
+    } else {
+        (Encoding::Plain, Box::new(io::Cursor::new(head).chain(raw)))
+    };
+    Ok(Opened { reader, encoding })
+}
+
+type ZstdDecoder = ruzstd::decoding::StreamingDecoder<
+    io::Chain<io::Cursor<Vec<u8>>, Box<dyn Read>>,
+    ruzstd::decoding::FrameDecoder,
+>;
+
+/// Reads every frame of a (possibly multi-frame) zstd stream and turns decoder
+/// errors into `InvalidData` I/O errors that name the format.
+struct ZstdFrames {
+    dec: ZstdDecoder,
+}
+
+impl ZstdFrames {
+    fn new(dec: ZstdDecoder) -> Self {
+        ZstdFrames { dec }
+    }
+}
+
+impl Read for ZstdFrames {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self
+                .dec
+                .read(buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // End of one frame: continue with the next one, if any.
+            let inner = self.dec.get_mut();
+            let mut probe = [0u8; 4];
+            let k = read_head(inner, &mut probe)?;
+            if k == 0 {
+                return Ok(0);
+            }
+            if probe[..k] != ZSTD_MAGIC[..k.min(4)] || k < 4 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "zstd: trailing bytes after the last frame",
+                ));
+            }
+            let rest = std::mem::replace(inner, io::Cursor::new(Vec::new()).chain(empty_box()));
+            let (_, tail) = rest.into_inner();
+            let chained = io::Cursor::new(probe.to_vec()).chain(tail);
+            self.dec = ruzstd::decoding::StreamingDecoder::new(chained)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
+        }
+    }
+}
+
+fn empty_box() -> Box<dyn Read> {
+    Box::new(io::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(o: Opened) -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut r = o.reader;
+        r.read_to_end(&mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn plain_passes_through() {
+        let o = open_stream(Box::new(io::Cursor::new(b"abc\n".to_vec()))).unwrap();
+        assert_eq!(o.encoding, Encoding::Plain);
+        assert_eq!(read_all(o), b"abc\n");
+    }
+
+    #[test]
+    fn short_and_empty_streams() {
+        let o = open_stream(Box::new(io::Cursor::new(Vec::new()))).unwrap();
+        assert_eq!(read_all(o), b"");
+        let o = open_stream(Box::new(io::Cursor::new(vec![0x1f]))).unwrap();
+        assert_eq!(o.encoding, Encoding::Plain);
+        assert_eq!(read_all(o), [0x1f]);
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_and_multi_member() {
+        let mut gz = Vec::new();
+        for part in [&b"one\n"[..], b"two\n"] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            gz.extend(e.finish().unwrap());
+        }
+        let o = open_stream(Box::new(io::Cursor::new(gz))).unwrap();
+        assert_eq!(o.encoding, Encoding::Gzip);
+        assert_eq!(read_all(o), b"one\ntwo\n");
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error_not_a_panic() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&b"pci_cfg_read x 00:00.0 @0x0 -> 0x0\n".repeat(1000))
+            .unwrap();
+        let gz = e.finish().unwrap();
+        let cut = gz[..gz.len() / 2].to_vec();
+        let o = open_stream(Box::new(io::Cursor::new(cut))).unwrap();
+        let mut r = o.reader;
+        let mut v = Vec::new();
+        assert!(r.read_to_end(&mut v).is_err());
+    }
+
+    #[test]
+    fn simple_trace_header_is_recognised() {
+        let mut h = vec![0xff; 8];
+        h.extend(SIMPLE_MAGIC.to_le_bytes());
+        h.extend(4u64.to_le_bytes());
+        let o = open_stream(Box::new(io::Cursor::new(h))).unwrap();
+        assert_eq!(o.encoding, Encoding::SimpleTrace);
+    }
+
+    #[test]
+    fn stdin_only_once() {
+        assert!(Input::from_args(&["-".into(), "-".into()]).is_err());
+        assert_eq!(Input::from_args(&[]).unwrap(), vec![Input::Stdin]);
+    }
+}

@@ -1,0 +1,48 @@
+//! qtrace-core: the engine behind the qtrace tools. It turns QEMU trace-event
+//! logs (any QEMU version's log-backend prefix, or the ftrace and syslog
+//! wrappings; plain, gzip or zstd) into typed events, and holds the process
+//! policy and output writers every tool shares.
+//!
+//! The pieces, in the order bytes flow through them:
+//! [`input`] opens files and standard input and undoes compression;
+//! [`lines`] splits lines in bounded memory; [`recognize`] finds the prefix and
+//! event name; [`scan`] decides event vs. other line with the [`catalog`],
+//! whose specs are compiled by [`format`] into matchers that recover typed
+//! [`value`]s; [`write`] and [`output`] print the results; [`cli`] wraps a tool
+//! into a well-behaved Unix process.
+//!
+//! ```
+//! use qtrace_core::catalog::Catalog;
+//! use qtrace_core::lines::Line;
+//! use qtrace_core::scan::{Record, ScanOptions, Scanner};
+//! use qtrace_core::value::{Radix, Value};
+//!
+//! let catalog = Catalog::builtin();
+//! let scanner = Scanner::new(&catalog, ScanOptions::default());
+//! let text = b"9479@1795674347.582949:pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086";
+//! let line = Line { number: 1, bytes: text, full: text };
+//! let Record::Event(ev) = scanner.classify(line) else { panic!("not an event") };
+//! assert_eq!(ev.name, b"pci_cfg_read");
+//! assert_eq!(ev.prefix.tid, Some(9479));
+//! let mut scratch = Vec::new();
+//! let fields = catalog.decode(ev.name, ev.message, &mut scratch).unwrap();
+//! assert_eq!(fields.get("dev"), Some(Value::Str(Some(b"e1000"))));
+//! assert_eq!(fields.get("slot"), Some(Value::Unsigned(3, Radix::Hex)));
+//! assert_eq!(fields.get("val"), Some(Value::Unsigned(0x100e8086, Radix::Hex)));
+//! ```
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod format;
+pub mod glob;
+pub mod input;
+pub mod lines;
+pub mod output;
+pub mod recognize;
+pub mod scan;
+pub mod value;
+pub mod write;
+
+pub use error::{Error, Result};

@@ -1,0 +1,350 @@
+//! Turning inputs into a stream of records: trace events and other lines.
+//!
+//! This is the loop every tool runs. For each input it detects compression,
+//! splits lines in bounded memory, recognises each line's shape, and decides
+//! with the catalog whether it is a trace event. Nothing is dropped silently:
+//! a line is either an [`Event`] or an [`Record::Other`] line, and problems
+//! (unreadable inputs, over-long lines) are reported through [`Diag`] and make
+//! the final status an error, while the run goes on.
+//!
+//! Which lines are events: any line with QEMU's `TID@SEC.USEC:` or SystemTap
+//! prefix, or wrapped by ftrace/syslog, whose name is an identifier; a bare or
+//! ISO-prefixed `name args` line when the catalog knows `name`, or when `name`
+//! contains an underscore and is followed by a space (QEMU event names always
+//! contain one; an English word at the start of an error message does not).
+
+use std::io::Write;
+
+use memchr::memmem::Finder;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::input::{Encoding, Input};
+use crate::lines::{DEFAULT_MAX_LINE, Line, LineEvent, LineReader};
+use crate::recognize::{Prefix, PrefixKind, recognize, recognize_wrapped};
+
+/// A trace event found in a line.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// The line it came from.
+    pub line: Line<'a>,
+    /// Prefix fields (thread id, time) where present.
+    pub prefix: Prefix<'a>,
+    /// Event name.
+    pub name: &'a [u8],
+    /// Formatted arguments, as printed.
+    pub message: &'a [u8],
+}
+
+/// One line of input, classified.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    /// A trace event.
+    Event(Event<'a>),
+    /// Any other line (error messages, guest output, continuation lines).
+    Other(Line<'a>),
+}
+
+impl<'a> Record<'a> {
+    /// The line, whatever it is.
+    pub fn line(&self) -> &Line<'a> {
+        match self {
+            Record::Event(e) => &e.line,
+            Record::Other(l) => l,
+        }
+    }
+}
+
+/// Where diagnostics go, and how many errors there were.
+#[derive(Debug)]
+pub struct Diag {
+    tool: &'static str,
+    errors: u64,
+    warnings: u64,
+}
+
+impl Diag {
+    /// Diagnostics for `tool` (the prefix of every message).
+    pub fn new(tool: &'static str) -> Self {
+        Diag {
+            tool,
+            errors: 0,
+            warnings: 0,
+        }
+    }
+
+    /// The tool's name.
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
+    /// Reports an error (the run goes on; the final status will be 2).
+    pub fn error(&mut self, e: &Error) {
+        self.errors += 1;
+        let _ = writeln!(std::io::stderr().lock(), "{}: {e}", self.tool);
+    }
+
+    /// Reports a warning (the final status is not changed).
+    pub fn warn(&mut self, msg: impl std::fmt::Display) {
+        self.warnings += 1;
+        let _ = writeln!(std::io::stderr().lock(), "{}: warning: {msg}", self.tool);
+    }
+
+    /// Prints a note (a summary line) on stderr.
+    pub fn note(&self, msg: impl std::fmt::Display) {
+        let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.tool);
+    }
+
+    /// Errors reported so far.
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// Warnings reported so far.
+    pub fn warnings(&self) -> u64 {
+        self.warnings
+    }
+}
+
+/// Options of a scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Longest line kept; longer ones are reported and skipped.
+    pub max_line: usize,
+    /// When set, only lines containing this needle are looked at (the others
+    /// are neither events nor other lines). A speed-up for selections by name.
+    pub prefilter: Option<Vec<u8>>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            max_line: DEFAULT_MAX_LINE,
+            prefilter: None,
+        }
+    }
+}
+
+/// Counts kept by a scan, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Lines read (including skipped ones).
+    pub lines: u64,
+    /// Lines that were trace events.
+    pub events: u64,
+    /// Lines that were not.
+    pub other: u64,
+    /// Lines skipped for being too long.
+    pub too_long: u64,
+}
+
+/// What the callback is told about the input being read.
+#[derive(Debug, Clone, Copy)]
+pub struct InputInfo<'a> {
+    /// The input's display name.
+    pub name: &'a str,
+    /// Its position among the inputs (0-based).
+    pub index: usize,
+}
+
+/// Reads inputs and hands each line to a callback as a [`Record`].
+#[derive(Debug)]
+pub struct Scanner<'c> {
+    catalog: &'c Catalog,
+    opts: ScanOptions,
+    /// Stats over everything scanned so far.
+    pub stats: ScanStats,
+}
+
+/// Whether to go on after a callback.
+pub type Flow = bool;
+
+impl<'c> Scanner<'c> {
+    /// A scanner that uses `catalog` to recognise bare event lines.
+    pub fn new(catalog: &'c Catalog, opts: ScanOptions) -> Self {
+        Scanner {
+            catalog,
+            opts,
+            stats: ScanStats::default(),
+        }
+    }
+
+    /// The catalog in use.
+    pub fn catalog(&self) -> &'c Catalog {
+        self.catalog
+    }
+
+    /// Classifies one line.
+    #[inline]
+    pub fn classify<'a>(&self, line: Line<'a>) -> Record<'a> {
+        let bytes = line.bytes;
+        if let Some(shape) = recognize(bytes) {
+            let strong = !matches!(shape.prefix.kind, PrefixKind::Bare | PrefixKind::Iso);
+            let followed_by_space =
+                shape.message.as_ptr() as usize > shape.name.as_ptr() as usize + shape.name.len();
+            let accepted = strong
+                || self.catalog.knows(shape.name)
+                || (memchr::memchr(b'_', shape.name).is_some() && followed_by_space);
+            if accepted {
+                return Record::Event(Event {
+                    line,
+                    prefix: shape.prefix,
+                    name: shape.name,
+                    message: shape.message,
+                });
+            }
+        }
+        match recognize_wrapped(bytes) {
+            Some(shape) => Record::Event(Event {
+                line,
+                prefix: shape.prefix,
+                name: shape.name,
+                message: shape.message,
+            }),
+            None => Record::Other(line),
+        }
+    }
+
+    /// Scans every input in order. Unreadable inputs and bad lines are
+    /// reported to `diag` and skipped. Returns `false` when the callback asked
+    /// to stop.
+    pub fn scan_all<F>(&mut self, inputs: &[Input], diag: &mut Diag, mut f: F) -> Result<Flow>
+    where
+        F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
+    {
+        for (index, input) in inputs.iter().enumerate() {
+            if !self.scan_one(input, index, diag, &mut f)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Scans one input; see [`scan_all`](Self::scan_all).
+    pub fn scan_one<F>(
+        &mut self,
+        input: &Input,
+        index: usize,
+        diag: &mut Diag,
+        f: &mut F,
+    ) -> Result<Flow>
+    where
+        F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
+    {
+        let name = input.display();
+        let opened = match input.open() {
+            Ok(o) => o,
+            Err(e) => {
+                diag.error(&e);
+                return Ok(true);
+            }
+        };
+        if opened.encoding == Encoding::SimpleTrace {
+            diag.error(&Error::Input {
+                input: name,
+                source: std::io::Error::other(
+                    "this is a binary simple-trace file; reading those is not supported yet",
+                ),
+            });
+            return Ok(true);
+        }
+        let info = InputInfo { name: &name, index };
+        let finder = self.opts.prefilter.as_deref().map(Finder::new);
+        let mut reader = LineReader::with_limits(opened.reader, self.opts.max_line, 256 << 10);
+        let max_line = self.opts.max_line;
+        loop {
+            let ev = match reader.next_with(finder.as_ref()) {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                Err(source) => {
+                    let line = reader.line_number() + 1;
+                    diag.error(&Error::Input {
+                        input: format!("{name}:{line}"),
+                        source,
+                    });
+                    break;
+                }
+            };
+            match ev {
+                LineEvent::Line(line) => {
+                    let rec = self.classify(line);
+                    match rec {
+                        Record::Event(_) => self.stats.events += 1,
+                        Record::Other(_) => self.stats.other += 1,
+                    }
+                    if !f(info, rec)? {
+                        self.stats.lines = self.stats.lines.max(reader.line_number());
+                        return Ok(false);
+                    }
+                }
+                LineEvent::TooLong { number, length } => {
+                    self.stats.too_long += 1;
+                    diag.error(&Error::Line {
+                        input: name.clone(),
+                        line: number,
+                        what: format!(
+                            "line is {length} bytes long, over the limit of {max_line} (--max-line-len); skipped"
+                        ),
+                    });
+                }
+            }
+        }
+        self.stats.lines += reader.line_number();
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<String> {
+        let cat = Catalog::builtin();
+        let s = Scanner::new(&cat, ScanOptions::default());
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let line = Line {
+                    number: i as u64 + 1,
+                    bytes: l.as_bytes(),
+                    full: l.as_bytes(),
+                };
+                match s.classify(line) {
+                    Record::Event(e) => format!("event {}", String::from_utf8_lossy(e.name)),
+                    Record::Other(_) => "other".to_string(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_and_other_lines() {
+        let got = kinds(
+            "pci_cfg_read mch 00:00.0 @0x0 -> 0x8086\n\
+             Could not open option rom 'kvmvapic.bin': No such file or directory\n\
+             qemu-system-x86_64: warning: nic e1000.0 has no peer\n\
+             some_unknown_event 1 2\n\
+             hello\n\
+             unknown_without_space\n\
+             1@2.000003:anything_goes x\n\
+             0x00: 27 80 00 00\n\
+             \n\
+             bmdma_reset ",
+        );
+        assert_eq!(
+            got,
+            [
+                "event pci_cfg_read",
+                "other",
+                "other",
+                "event some_unknown_event",
+                "other",
+                "other",
+                "event anything_goes",
+                "other",
+                "other",
+                "event bmdma_reset"
+            ]
+        );
+    }
+}

@@ -1,0 +1,2 @@
+//! qtrace-filter: placeholder
+fn main() {}
