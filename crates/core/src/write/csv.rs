@@ -73,13 +73,18 @@ impl<W: Write> CsvWriter<W> {
 
     /// Writes one record.
     pub fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.row_iter(cells.iter().copied())
+    }
+
+    /// Writes one record from cells in column order.
+    pub fn row_iter<'c>(&mut self, cells: impl Iterator<Item = Cell<'c>>) -> Result<()> {
         self.header()?;
         match &mut self.inner {
             Inner::Csv(w) => {
                 self.record.clear();
                 for c in cells {
                     self.scratch.clear();
-                    cell_text(c, &mut self.scratch);
+                    cell_text(&c, &mut self.scratch);
                     self.record.push_field(&self.scratch);
                 }
                 w.write_byte_record(&self.record)?;
@@ -87,12 +92,12 @@ impl<W: Write> CsvWriter<W> {
             Inner::Tsv(w) => {
                 self.scratch.clear();
                 let mut field = Vec::new();
-                for (i, c) in cells.iter().enumerate() {
+                for (i, c) in cells.enumerate() {
                     if i > 0 {
                         self.scratch.push(b'\t');
                     }
                     field.clear();
-                    cell_text(c, &mut field);
+                    cell_text(&c, &mut field);
                     tsv_escape(&field, &mut self.scratch);
                 }
                 self.scratch.push(b'\n');

@@ -43,10 +43,16 @@ impl<W: Write> JsonlWriter<W> {
 
     /// Writes one record as one line.
     pub fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.row_iter(cells.iter().copied())
+    }
+
+    /// Writes one record from cells in column order.
+    pub fn row_iter<'c>(&mut self, cells: impl Iterator<Item = Cell<'c>>) -> Result<()> {
         self.line.clear();
         self.line.push(b'{');
         let mut first = true;
         for (key, cell) in self.keys.iter().zip(cells) {
+            let cell = &cell;
             if matches!(cell, Cell::Absent) {
                 continue;
             }
@@ -56,6 +62,31 @@ impl<W: Write> JsonlWriter<W> {
             first = false;
             self.line.extend_from_slice(key);
             write_json_value(cell, &mut self.line);
+        }
+        self.line.extend_from_slice(b"}\n");
+        self.out.write_all(&self.line).map_err(super::io_err)
+    }
+
+    /// Writes one record whose keys vary from record to record (each key is
+    /// escaped as it is written). [`Cell::Absent`] values are left out.
+    pub fn row_pairs<'k, 'c>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'k str, Cell<'c>)>,
+    ) -> Result<()> {
+        self.line.clear();
+        self.line.push(b'{');
+        let mut first = true;
+        for (key, cell) in pairs {
+            if matches!(cell, Cell::Absent) {
+                continue;
+            }
+            if !first {
+                self.line.push(b',');
+            }
+            first = false;
+            write_json_string(key.as_bytes(), &mut self.line);
+            self.line.push(b':');
+            write_json_value(&cell, &mut self.line);
         }
         self.line.extend_from_slice(b"}\n");
         self.out.write_all(&self.line).map_err(super::io_err)

@@ -24,7 +24,7 @@ use std::io::{self, Write};
 
 pub use self::csv::CsvWriter;
 pub use self::json::{JsonlWriter, write_json_string};
-pub use self::text::TextWriter;
+pub use self::text::{TextWriter, push_text_value};
 
 use crate::error::Result;
 use crate::value::Radix;
@@ -88,10 +88,16 @@ impl<W: Write> RecordWriter<W> {
 
     /// Writes one record; `cells` are in column order.
     pub fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.row_iter(cells.iter().copied())
+    }
+
+    /// Writes one record from cells produced in column order (no slice needed,
+    /// so callers need not allocate per record).
+    pub fn row_iter<'c>(&mut self, cells: impl Iterator<Item = Cell<'c>>) -> Result<()> {
         match self {
-            RecordWriter::Csv(w) => w.row(cells),
-            RecordWriter::Jsonl(w) => w.row(cells),
-            RecordWriter::Text(w) => w.row(cells),
+            RecordWriter::Csv(w) => w.row_iter(cells),
+            RecordWriter::Jsonl(w) => w.row_iter(cells),
+            RecordWriter::Text(w) => w.row_iter(cells),
         }
     }
 

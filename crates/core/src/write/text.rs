@@ -32,9 +32,15 @@ impl<W: Write> TextWriter<W> {
 
     /// Writes one record as one line.
     pub fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.row_iter(cells.iter().copied())
+    }
+
+    /// Writes one record from cells in column order.
+    pub fn row_iter<'c>(&mut self, cells: impl Iterator<Item = Cell<'c>>) -> Result<()> {
         self.line.clear();
         let mut first = true;
         for (name, cell) in self.columns.iter().zip(cells) {
+            let cell = &cell;
             if matches!(cell, Cell::Absent) {
                 continue;
             }

@@ -1,0 +1,1125 @@
+//! qtrace-filter: grep and awk for QEMU trace events.
+//!
+//! The core turns each line into an event (or an "other" line); this tool's
+//! one decision is which events to keep and how to print them: the original
+//! line, `key=value` text, CSV/TSV or JSON Lines, or counts and statistics.
+//! Output formats and column rules are specified in `docs/formats.md`.
+
+pub mod cli;
+pub mod expr;
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use qtrace_core::Error;
+use qtrace_core::catalog::{Catalog, EventSpec, Fields};
+use qtrace_core::cli::{Env, Status};
+use qtrace_core::format::Slot;
+use qtrace_core::glob::{Selection, glob_match};
+use qtrace_core::recognize::PrefixKind;
+use qtrace_core::scan::{Event, Record, ScanOptions, Scanner};
+use qtrace_core::value::{Kind, Radix, Value};
+use qtrace_core::write::{Cell, RecordFormat, RecordWriter, push_seconds, unique_columns};
+use rustc_hash::FxHashMap;
+
+pub use cli::Args;
+use cli::{NumberStyle, OutputKind};
+use expr::{Cond, Operand};
+
+type Result<T> = qtrace_core::Result<T>;
+
+/// Columns that are not event arguments.
+const META: &[&str] = &["input", "time", "tid", "event", "line", "message"];
+/// Above this many argument columns, a multi-event CSV uses one `fields` column.
+const MAX_UNION_COLUMNS: usize = 64;
+/// Distinct event names remembered by the selection cache.
+const NAME_CACHE_LIMIT: usize = 100_000;
+
+/// A time bound from `--since` / `--until`.
+#[derive(Debug, Clone, Copy)]
+enum TimeBound {
+    /// Nanoseconds after the first event.
+    Relative(i64),
+    /// Nanoseconds on the line's own clock.
+    Absolute(i64),
+}
+
+fn parse_time_bound(flag: &str, s: &str) -> Result<TimeBound> {
+    let bad = || {
+        Error::usage(format!(
+            "{flag} '{s}': expected seconds (e.g. 2.5), @SECONDS or an ISO-8601 time"
+        ))
+    };
+    if let Some(abs) = s.strip_prefix('@') {
+        return expr::parse_seconds(abs)
+            .map(TimeBound::Absolute)
+            .ok_or_else(bad);
+    }
+    if s.len() >= 20 && s.as_bytes()[4] == b'-' {
+        let p = qtrace_core::recognize::Prefix {
+            kind: PrefixKind::Iso,
+            tid: None,
+            time: Some(s.as_bytes()),
+        };
+        return p.time_nanos().map(TimeBound::Absolute).ok_or_else(bad);
+    }
+    let ns = expr::parse_seconds(s).ok_or_else(bad)?;
+    // Plain numbers that look like epoch times are absolute.
+    if ns >= 100_000_000 * 1_000_000_000 {
+        Ok(TimeBound::Absolute(ns))
+    } else {
+        Ok(TimeBound::Relative(ns))
+    }
+}
+
+/// Where a column's value comes from, for one event spec.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    Input,
+    Time,
+    Tid,
+    Event,
+    Line,
+    Message,
+    Field(usize),
+    AllFields,
+    Unmatched,
+    Absent,
+}
+
+/// The output columns, decided at the first selected event.
+#[derive(Debug)]
+struct Plan {
+    columns: Vec<String>,
+    /// Column index of each name as the user/tool named it (before de-clashing).
+    keys: Vec<String>,
+    by_spec: FxHashMap<usize, Vec<Src>>,
+    unmatched_plan: Vec<Src>,
+}
+
+impl Plan {
+    fn sources_for(&mut self, spec: Option<&EventSpec>, fields: Option<&Fields<'_>>) -> &[Src] {
+        let Some(spec) = spec else {
+            return &self.unmatched_plan;
+        };
+        let key = spec as *const EventSpec as usize;
+        let keys = &self.keys;
+        self.by_spec.entry(key).or_insert_with(|| {
+            keys.iter()
+                .map(|k| match k.as_str() {
+                    "input" => Src::Input,
+                    "time" => Src::Time,
+                    "tid" => Src::Tid,
+                    "event" => Src::Event,
+                    "line" => Src::Line,
+                    "message" => Src::Message,
+                    "\0fields" => Src::AllFields,
+                    "\0unmatched" => Src::Absent,
+                    name => {
+                        let name = name.strip_prefix("\0arg:").unwrap_or(name);
+                        fields
+                            .and_then(|f| f.index(name))
+                            .map_or(Src::Absent, Src::Field)
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+/// Per-event statistics for `--stats`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stat {
+    count: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+/// Tokens for `--normalize`.
+#[derive(Debug, Default)]
+struct Normalizer {
+    ptrs: FxHashMap<u64, String>,
+    tids: FxHashMap<u64, String>,
+}
+
+impl Normalizer {
+    fn ptr(&mut self, p: u64) -> &str {
+        let n = self.ptrs.len() + 1;
+        self.ptrs.entry(p).or_insert_with(|| format!("p{n}"))
+    }
+    fn tid(&mut self, t: u64) -> &str {
+        let n = self.tids.len() + 1;
+        self.tids.entry(t).or_insert_with(|| format!("tid{n}"))
+    }
+}
+
+/// Everything resolved from the arguments before reading input.
+#[derive(Debug)]
+struct Config {
+    selection: Selection,
+    conds: Vec<Cond>,
+    since: Option<TimeBound>,
+    until: Option<TimeBound>,
+    needs_decode: bool,
+}
+
+fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
+    let mut selection = Selection::all();
+    let mut have_pattern = false;
+    for p in &args.patterns {
+        selection.add(p);
+        have_pattern = true;
+    }
+    for f in &args.events_file {
+        let text = std::fs::read_to_string(f).map_err(|source| Error::Input {
+            input: f.display().to_string(),
+            source,
+        })?;
+        selection.add_events_file(&text);
+        have_pattern = true;
+    }
+    if !have_pattern {
+        if files.is_empty() {
+            return Err(Error::usage(
+                "a PATTERN is required (use '*' for every event); see --help",
+            ));
+        }
+        let p = files.remove(0);
+        let p = p
+            .to_str()
+            .ok_or_else(|| Error::usage("the PATTERN is not valid UTF-8"))?
+            .to_string();
+        selection.add(&p);
+    }
+    let conds = args
+        .wheres
+        .iter()
+        .map(|w| expr::parse(w))
+        .collect::<Result<Vec<_>>>()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time_bound("--since", s))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_time_bound("--until", s))
+        .transpose()?;
+    if args.keep_other
+        && matches!(
+            args.output,
+            OutputKind::Csv | OutputKind::Tsv | OutputKind::Jsonl
+        )
+    {
+        return Err(Error::usage(
+            "--keep-other works with raw and text output only",
+        ));
+    }
+    let structured = args.output != OutputKind::Raw && !args.count && !args.stats;
+    let needs_decode = !conds.is_empty() || structured || args.normalize;
+    Ok(Config {
+        selection,
+        conds,
+        since,
+        until,
+        needs_decode,
+    })
+}
+
+/// Field names the selection can produce, for checking `-w`/`-f` names.
+fn known_fields(cat: &Catalog, sel: &Selection) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for spec in cat.specs() {
+        if !sel.matches(spec.name.as_bytes()) {
+            continue;
+        }
+        if let Ok(c) = spec.compiled() {
+            for n in c.names() {
+                if !out.iter().any(|o| o == &**n) {
+                    out.push(n.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs qtrace-filter.
+pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Status> {
+    let catalog = args.input.catalog(env.diag)?;
+    if let Some(glob) = &args.list {
+        return list(&catalog, glob, out);
+    }
+    if let Some(name) = &args.explain {
+        return explain(&catalog, name, out);
+    }
+    let mut files = args.input.files.clone();
+    let cfg = resolve(args, &mut files)?;
+    let inputs = qtrace_core::input::Input::from_args(&files)?;
+
+    // Unknown field names are errors that name the fields that exist.
+    let known = known_fields(&catalog, &cfg.selection);
+    let unknown_field = |f: &str| !META.contains(&f) && !known.iter().any(|k| k == f);
+    for name in cfg
+        .conds
+        .iter()
+        .map(|c| c.field.as_str())
+        .chain(args.fields.iter().map(String::as_str))
+    {
+        if unknown_field(name) {
+            let mut avail: Vec<&str> = META.to_vec();
+            avail.extend(known.iter().map(String::as_str));
+            return Err(Error::usage(format!(
+                "unknown field '{name}'; the selected events have: {}",
+                avail.join(", ")
+            )));
+        }
+    }
+
+    let mut opts: ScanOptions = args.input.scan_options();
+    let needs_first_time = cfg.since.is_some() || cfg.until.is_some() || args.relative;
+    if !args.invert && !args.keep_other && !needs_first_time {
+        opts.prefilter = cfg.selection.required_literal();
+    }
+    let mut scanner = Scanner::new(&catalog, opts);
+
+    let mut state = State::new(args, &cfg, &catalog, env.line_buffered);
+    let diag = &mut *env.diag;
+    let mut fatal: Option<Error> = None;
+    scanner.scan_all(&inputs, diag, |info, rec| {
+        match state.record(info.name, rec, out) {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_broken_pipe() => Err(e),
+            Err(e @ Error::Usage(_)) => {
+                fatal = Some(e);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    })?;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    state.finish(out)?;
+    if state.unmatched > 0 {
+        env.diag.warn(format!(
+            "{} selected event(s) did not match any known format of their name (first: {}); \
+             their fields are empty (-o jsonl keeps their message)",
+            state.unmatched,
+            state.first_unmatched.as_deref().unwrap_or("?")
+        ));
+    }
+    if state.other > 0 && !args.keep_other {
+        env.diag.note(format!(
+            "{} line(s) were not trace events and were skipped (--keep-other passes them through)",
+            state.other
+        ));
+    }
+    Ok(Status::from_found(state.selected > 0))
+}
+
+/// The per-run state of the main loop.
+struct State<'r> {
+    args: &'r Args,
+    cfg: &'r Config,
+    catalog: &'r Catalog,
+    line_buffered: bool,
+    name_cache: FxHashMap<Box<[u8]>, bool>,
+    scratch: Vec<Slot>,
+    first_time: Option<i64>,
+    first_seen: bool,
+    selected: u64,
+    other: u64,
+    unmatched: u64,
+    first_unmatched: Option<String>,
+    counts: FxHashMap<Box<[u8]>, Stat>,
+    writer: Option<RecordWriter<Spool>>,
+    spool: Spool,
+    plan: Option<Plan>,
+    norm: Normalizer,
+    buf: Vec<u8>,
+    fields_buf: Vec<u8>,
+}
+
+impl<'r> State<'r> {
+    fn new(args: &'r Args, cfg: &'r Config, catalog: &'r Catalog, line_buffered: bool) -> Self {
+        State {
+            args,
+            cfg,
+            catalog,
+            line_buffered,
+            name_cache: FxHashMap::default(),
+            scratch: Vec::new(),
+            first_time: None,
+            first_seen: false,
+            selected: 0,
+            other: 0,
+            unmatched: 0,
+            first_unmatched: None,
+            counts: FxHashMap::default(),
+            writer: None,
+            spool: Spool::default(),
+            plan: None,
+            norm: Normalizer::default(),
+            buf: Vec::with_capacity(4096),
+            fields_buf: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn name_selected(&mut self, name: &[u8]) -> bool {
+        if let Some(&s) = self.name_cache.get(name) {
+            return s;
+        }
+        let s = self.cfg.selection.matches(name);
+        if self.name_cache.len() < NAME_CACHE_LIMIT {
+            self.name_cache.insert(name.into(), s);
+        }
+        s
+    }
+
+    fn record<W: Write>(&mut self, input: &str, rec: Record<'_>, out: &mut W) -> Result<()> {
+        let ev = match rec {
+            Record::Other(line) => {
+                self.other += 1;
+                if self.args.keep_other {
+                    if self.args.with_filename {
+                        out.write_all(input.as_bytes())?;
+                        out.write_all(b":")?;
+                    }
+                    write_line(out, line.full)?;
+                    if self.line_buffered {
+                        out.flush()?;
+                    }
+                }
+                return Ok(());
+            }
+            Record::Event(ev) => ev,
+        };
+        let t = ev.prefix.time_nanos();
+        if !self.first_seen {
+            self.first_seen = true;
+            self.first_time = t;
+        }
+        let mut keep = self.name_selected(ev.name);
+        if !keep && !self.args.invert {
+            return Ok(());
+        }
+        // Time window (applies whether or not -v is given).
+        if self.cfg.since.is_some() || self.cfg.until.is_some() {
+            let Some(t) = t else {
+                return Err(Error::usage(format!(
+                    "{input}:{}: --since/--until need timestamps, and this line has none \
+                     (capture with -msg timestamp=on)",
+                    ev.line.number
+                )));
+            };
+            let rel = t - self.first_time.unwrap_or(t);
+            let within = |b: TimeBound, after: bool| match b {
+                TimeBound::Relative(ns) => {
+                    if after {
+                        rel >= ns
+                    } else {
+                        rel <= ns
+                    }
+                }
+                TimeBound::Absolute(ns) => {
+                    if after {
+                        t >= ns
+                    } else {
+                        t <= ns
+                    }
+                }
+            };
+            if self.cfg.since.is_some_and(|b| !within(b, true))
+                || self.cfg.until.is_some_and(|b| !within(b, false))
+            {
+                return Ok(());
+            }
+        }
+        let catalog = self.catalog;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let fields = if self.cfg.needs_decode && (keep || !self.cfg.conds.is_empty()) {
+            catalog.decode(ev.name, ev.message, &mut scratch)
+        } else {
+            None
+        };
+        if keep && !self.cfg.conds.is_empty() {
+            keep = self
+                .cfg
+                .conds
+                .iter()
+                .all(|c| eval_cond(c, &ev, fields.as_ref()));
+        }
+        if keep == self.args.invert {
+            self.scratch = scratch;
+            return Ok(());
+        }
+        self.selected += 1;
+        if self.cfg.needs_decode && fields.is_none() {
+            self.unmatched += 1;
+            if self.first_unmatched.is_none() {
+                self.first_unmatched = Some(format!("{input}:{}", ev.line.number));
+            }
+        }
+        let r = self.emit(input, &ev, t, fields.as_ref(), out);
+        self.scratch = scratch;
+        r
+    }
+
+    fn emit<W: Write>(
+        &mut self,
+        input: &str,
+        ev: &Event<'_>,
+        t: Option<i64>,
+        fields: Option<&Fields<'_>>,
+        out: &mut W,
+    ) -> Result<()> {
+        if self.args.count || self.args.stats {
+            let st = match self.counts.get_mut(ev.name) {
+                Some(s) => s,
+                None => self.counts.entry(ev.name.into()).or_default(),
+            };
+            st.count += 1;
+            if let Some(t) = t {
+                st.first.get_or_insert(t);
+                st.last = Some(t);
+            }
+            return Ok(());
+        }
+        match self.args.output {
+            OutputKind::Raw => {
+                if self.args.with_filename {
+                    out.write_all(input.as_bytes())?;
+                    out.write_all(b":")?;
+                }
+                if self.args.normalize {
+                    self.buf.clear();
+                    normalized_line(&mut self.norm, ev, fields, &mut self.buf);
+                    out.write_all(&self.buf)?;
+                } else {
+                    write_line(out, ev.line.full)?;
+                }
+                if self.line_buffered {
+                    out.flush()?;
+                }
+                Ok(())
+            }
+            kind => {
+                if self.plan.is_none() {
+                    self.plan = Some(self.make_plan(ev, fields));
+                    let plan = self.plan.as_ref().expect("just set");
+                    let format = match kind {
+                        OutputKind::Csv => RecordFormat::Csv,
+                        OutputKind::Tsv => RecordFormat::Tsv,
+                        OutputKind::Jsonl => RecordFormat::Jsonl,
+                        _ => RecordFormat::Text,
+                    };
+                    self.writer = Some(RecordWriter::new(
+                        format,
+                        plan.columns.clone(),
+                        self.spool.clone(),
+                    ));
+                }
+                self.write_record(input, ev, t, fields)?;
+                // The writer writes into the spool; move it to `out` in large pieces.
+                if self.line_buffered {
+                    self.writer.as_mut().expect("writer exists").flush()?;
+                }
+                self.spool.drain_to(out, self.line_buffered)
+            }
+        }
+    }
+
+    fn make_plan(&self, first: &Event<'_>, first_fields: Option<&Fields<'_>>) -> Plan {
+        let args = self.args;
+        let mut keys: Vec<String> = Vec::new();
+        if !args.fields.is_empty() {
+            keys.extend(args.fields.iter().cloned());
+        } else {
+            if args.with_filename {
+                keys.push("input".into());
+            }
+            if first.prefix.time.is_some() {
+                keys.push("time".into());
+            }
+            if first.prefix.tid.is_some() {
+                keys.push("tid".into());
+            }
+            keys.push("event".into());
+            // Argument columns: the first event's own fields, then those of
+            // every other selected event's first-priority spec.
+            let mut args_cols: Vec<String> = Vec::new();
+            let mut add = |n: &str| {
+                if !args_cols.iter().any(|a| a == n) {
+                    args_cols.push(n.to_string());
+                }
+            };
+            if let Some(f) = first_fields {
+                f.names().iter().for_each(|n| add(n));
+            }
+            let mut seen_names: Vec<&str> = vec![];
+            if !self.args.invert {
+                for spec in self.catalog.specs() {
+                    if seen_names.contains(&spec.name.as_str())
+                        || spec.name.as_bytes() == first.name
+                    {
+                        continue;
+                    }
+                    if self.cfg.selection.matches(spec.name.as_bytes()) {
+                        seen_names.push(&spec.name);
+                        if let Ok(c) = spec.compiled() {
+                            c.names().iter().for_each(|n| add(n));
+                        }
+                    }
+                }
+            }
+            if args_cols.len() > MAX_UNION_COLUMNS || self.args.invert {
+                keys.push("\0fields".into());
+            } else {
+                keys.extend(args_cols.into_iter().map(|a| format!("\0arg:{a}")));
+            }
+            if args.output == OutputKind::Jsonl {
+                keys.push("message".into());
+                keys.push("\0unmatched".into());
+            }
+        }
+        let reserved: &[&str] = &[
+            "input",
+            "time",
+            "tid",
+            "event",
+            "line",
+            "message",
+            "fields",
+            "unmatched",
+        ];
+        let display = keys.iter().map(|k| {
+            if let Some(a) = k.strip_prefix("\0arg:") {
+                if reserved.contains(&a) {
+                    format!("arg_{a}")
+                } else {
+                    a.to_string()
+                }
+            } else {
+                k.trim_start_matches('\0').to_string()
+            }
+        });
+        let columns = unique_columns(display, &[]);
+        let unmatched_plan = keys
+            .iter()
+            .map(|k| match k.as_str() {
+                "input" => Src::Input,
+                "time" => Src::Time,
+                "tid" => Src::Tid,
+                "event" => Src::Event,
+                "line" => Src::Line,
+                "message" => Src::Message,
+                "\0unmatched" => Src::Unmatched,
+                _ => Src::Absent,
+            })
+            .collect();
+        Plan {
+            columns,
+            keys,
+            by_spec: FxHashMap::default(),
+            unmatched_plan,
+        }
+    }
+
+    fn write_record(
+        &mut self,
+        input: &str,
+        ev: &Event<'_>,
+        t: Option<i64>,
+        fields: Option<&Fields<'_>>,
+    ) -> Result<()> {
+        let style = self.args.numbers;
+        let normalize = self.args.normalize;
+        // Tokens first (they need &mut), then the cells borrow them.
+        if normalize {
+            if let Some(tid) = ev.prefix.tid {
+                self.norm.tid(tid);
+            }
+            if let Some(f) = fields {
+                for i in 0..f.len() {
+                    if let Value::Pointer(Some(p)) = f.value(i) {
+                        self.norm.ptr(p);
+                    }
+                }
+            }
+        }
+        if self.args.output == OutputKind::Jsonl && self.args.fields.is_empty() {
+            return self.write_json_record(input, ev, t, fields);
+        }
+        let plan = self.plan.as_mut().expect("plan made");
+        let srcs: Vec<Src> = plan.sources_for(fields.map(|f| f.spec()), fields).to_vec();
+        let needs_all = srcs.iter().any(|s| matches!(s, Src::AllFields));
+        if needs_all {
+            self.fields_buf.clear();
+            if let Some(f) = fields {
+                for i in 0..f.len() {
+                    if i > 0 {
+                        self.fields_buf.push(b' ');
+                    }
+                    self.fields_buf.extend_from_slice(f.name(i).as_bytes());
+                    self.fields_buf.push(b'=');
+                    let mut v = Vec::new();
+                    qtrace_core::write::cell_text(
+                        &value_cell(f, i, style, &self.norm, normalize),
+                        &mut v,
+                    );
+                    qtrace_core::write::push_text_value(
+                        &v,
+                        matches!(f.kind(i), Kind::Str),
+                        &mut self.fields_buf,
+                    );
+                }
+            } else {
+                self.fields_buf.extend_from_slice(ev.message);
+            }
+        }
+        let rel = self.args.relative;
+        let first_time = self.first_time;
+        let norm = &self.norm;
+        let fields_text = &self.fields_buf;
+        let cells = srcs.iter().map(|src| match *src {
+            Src::Input => Cell::Str(input.as_bytes()),
+            Src::Time => match (ev.prefix.time, t) {
+                _ if normalize => Cell::Str(b"T"),
+                (_, Some(t)) if rel => Cell::Seconds(t - first_time.unwrap_or(t)),
+                (Some(text), _) => Cell::Str(text),
+                (None, _) => Cell::Null,
+            },
+            Src::Tid => match ev.prefix.tid {
+                Some(tid) if normalize => {
+                    Cell::Str(norm.tids.get(&tid).map_or(&b""[..], |s| s.as_bytes()))
+                }
+                Some(tid) => Cell::UInt(tid, Radix::Dec),
+                None => Cell::Null,
+            },
+            Src::Event => Cell::Str(ev.name),
+            Src::Line => Cell::UInt(ev.line.number, Radix::Dec),
+            Src::Message => {
+                if fields.is_none() || self.args.output != OutputKind::Jsonl {
+                    Cell::Str(ev.message)
+                } else {
+                    Cell::Absent
+                }
+            }
+            Src::Field(i) => match fields {
+                Some(f) => value_cell(f, i, style, norm, normalize),
+                None => Cell::Null,
+            },
+            Src::AllFields => Cell::Str(fields_text),
+            Src::Unmatched => Cell::Bool(true),
+            Src::Absent => Cell::Absent,
+        });
+        let w = self.writer.as_mut().expect("writer exists");
+        w.row_iter(cells)
+    }
+
+    /// JSON Lines without `-f`: each record has its own event's keys, in the
+    /// order time, tid, event, arguments (an argument named like a prefix key
+    /// becomes `arg_<name>`); unmatched events carry `message` and `unmatched`.
+    fn write_json_record(
+        &mut self,
+        input: &str,
+        ev: &Event<'_>,
+        t: Option<i64>,
+        fields: Option<&Fields<'_>>,
+    ) -> Result<()> {
+        const RESERVED: &[&str] = &["input", "time", "tid", "event", "message", "unmatched"];
+        let style = self.args.numbers;
+        let normalize = self.args.normalize;
+        let norm = &self.norm;
+        let time = match (ev.prefix.time, t) {
+            (Some(_), _) if normalize => Cell::Str(b"T"),
+            (_, Some(t)) if self.args.relative => Cell::Seconds(t - self.first_time.unwrap_or(t)),
+            (Some(text), _) => Cell::Str(text),
+            (None, _) => Cell::Absent,
+        };
+        let tid = match ev.prefix.tid {
+            Some(tid) if normalize => {
+                Cell::Str(norm.tids.get(&tid).map_or(&b""[..], |s| s.as_bytes()))
+            }
+            Some(tid) => Cell::UInt(tid, Radix::Dec),
+            None => Cell::Absent,
+        };
+        let input_cell = if self.args.with_filename {
+            Cell::Str(input.as_bytes())
+        } else {
+            Cell::Absent
+        };
+        let head = [
+            ("input", input_cell),
+            ("time", time),
+            ("tid", tid),
+            ("event", Cell::Str(ev.name)),
+        ];
+        let mut renamed: Vec<String> = Vec::new();
+        if let Some(f) = fields {
+            for n in f.names() {
+                if RESERVED.contains(&&**n) {
+                    renamed.push(format!("arg_{n}"));
+                }
+            }
+        }
+        let args = fields
+            .into_iter()
+            .flat_map(|f| (0..f.len()).map(move |i| (i, f)));
+        let mut k = 0;
+        let renamed_ref = &renamed;
+        let args = args.map(move |(i, f)| {
+            let n = f.name(i);
+            let key: &str = if RESERVED.contains(&n) {
+                k += 1;
+                &renamed_ref[k - 1]
+            } else {
+                n
+            };
+            (key, value_cell(f, i, style, norm, normalize))
+        });
+        let tail = if fields.is_none() {
+            [
+                ("message", Cell::Str(ev.message)),
+                ("unmatched", Cell::Bool(true)),
+            ]
+        } else {
+            [("message", Cell::Absent), ("unmatched", Cell::Absent)]
+        };
+        match self.writer.as_mut().expect("writer exists") {
+            RecordWriter::Jsonl(w) => w.row_pairs(head.into_iter().chain(args).chain(tail)),
+            _ => unreachable!("JSON output uses the JSON writer"),
+        }
+    }
+
+    fn finish<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        if self.args.count || self.args.stats {
+            return self.print_counts(out);
+        }
+        if self.args.output != OutputKind::Raw {
+            let w = match self.writer.take() {
+                Some(w) => w,
+                None => {
+                    // No record: CSV/TSV still get their header.
+                    if !matches!(self.args.output, OutputKind::Csv | OutputKind::Tsv) {
+                        return Ok(());
+                    }
+                    let mut cols: Vec<String> = if self.args.fields.is_empty() {
+                        let mut c = vec!["event".to_string()];
+                        c.extend(known_fields(self.catalog, &self.cfg.selection));
+                        c
+                    } else {
+                        self.args.fields.clone()
+                    };
+                    cols.dedup();
+                    let f = if self.args.output == OutputKind::Csv {
+                        RecordFormat::Csv
+                    } else {
+                        RecordFormat::Tsv
+                    };
+                    RecordWriter::new(f, unique_columns(cols, &[]), self.spool.clone())
+                }
+            };
+            w.finish()?;
+            self.spool.drain_to(out, true)?;
+        }
+        Ok(())
+    }
+
+    fn print_counts<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        let mut rows: Vec<(&[u8], Stat)> = self.counts.iter().map(|(k, v)| (&**k, *v)).collect();
+        rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        let format = match self.args.output {
+            OutputKind::Csv => Some(RecordFormat::Csv),
+            OutputKind::Tsv => Some(RecordFormat::Tsv),
+            OutputKind::Jsonl => Some(RecordFormat::Jsonl),
+            _ => None,
+        };
+        let base = if self.args.relative {
+            self.first_time
+        } else {
+            None
+        };
+        let secs = |t: Option<i64>| t.map(|t| t - base.unwrap_or(0));
+        if self.args.count {
+            match format {
+                Some(f) => {
+                    let mut w =
+                        RecordWriter::new(f, vec!["event".into(), "count".into()], Vec::new());
+                    for (name, st) in &rows {
+                        w.row(&[Cell::Str(name), Cell::UInt(st.count, Radix::Dec)])?;
+                    }
+                    out.write_all(&w.finish()?)?;
+                }
+                None => {
+                    for (name, st) in &rows {
+                        write!(out, "{:>8} ", st.count)?;
+                        out.write_all(name)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let cols = ["event", "count", "first", "last", "rate"]
+            .map(String::from)
+            .to_vec();
+        let rate = |st: &Stat| match (st.first, st.last) {
+            (Some(a), Some(b)) if b > a && st.count > 1 => {
+                Some((st.count - 1) as f64 * 1e9 / (b - a) as f64)
+            }
+            _ => None,
+        };
+        match format {
+            Some(f) => {
+                let mut w = RecordWriter::new(f, cols, Vec::new());
+                for (name, st) in &rows {
+                    let r = rate(st).map(|r| format!("{r:.3}"));
+                    w.row(&[
+                        Cell::Str(name),
+                        Cell::UInt(st.count, Radix::Dec),
+                        secs(st.first).map_or(Cell::Null, Cell::Seconds),
+                        secs(st.last).map_or(Cell::Null, Cell::Seconds),
+                        r.as_deref().map_or(Cell::Null, |s| Cell::Str(s.as_bytes())),
+                    ])?;
+                }
+                out.write_all(&w.finish()?)?;
+            }
+            None => {
+                let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+                writeln!(
+                    out,
+                    "{:<width$} {:>10} {:>18} {:>18} {:>12}",
+                    "event", "count", "first", "last", "rate/s"
+                )?;
+                for (name, st) in &rows {
+                    let t = |v: Option<i64>| {
+                        v.map_or("-".to_string(), |ns| {
+                            let mut b = Vec::new();
+                            push_seconds(&mut b, ns);
+                            String::from_utf8_lossy(&b).into_owned()
+                        })
+                    };
+                    let r = rate(st).map_or("-".to_string(), |r| format!("{r:.1}"));
+                    writeln!(
+                        out,
+                        "{:<width$} {:>10} {:>18} {:>18} {:>12}",
+                        String::from_utf8_lossy(name),
+                        st.count,
+                        t(secs(st.first)),
+                        t(secs(st.last)),
+                        r
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A byte buffer the record writer writes into and the main loop drains, so
+/// the writer can live across calls without borrowing the output.
+#[derive(Debug, Clone, Default)]
+struct Spool(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Spool {
+    /// Moves the spooled bytes to `out` when there are many (or always, when
+    /// line-buffered).
+    fn drain_to<W: Write>(&self, out: &mut W, always: bool) -> Result<()> {
+        let mut b = self.0.borrow_mut();
+        if always || b.len() >= 64 << 10 {
+            out.write_all(&b)?;
+            b.clear();
+            if always {
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[inline]
+fn write_line<W: Write>(out: &mut W, full: &[u8]) -> Result<()> {
+    out.write_all(full)?;
+    if !full.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A decoded value as an output cell, in the chosen number style.
+fn value_cell<'a>(
+    f: &Fields<'a>,
+    i: usize,
+    style: NumberStyle,
+    norm: &'a Normalizer,
+    normalize: bool,
+) -> Cell<'a> {
+    let v = f.value(i);
+    if style == NumberStyle::Asis && !matches!(v, Value::Str(_)) {
+        return Cell::Str(f.text(i));
+    }
+    match v {
+        Value::Signed(x) => match style {
+            NumberStyle::Hex => Cell::UInt(x as u64, Radix::Hex),
+            _ => Cell::Int(x),
+        },
+        Value::Unsigned(x, r) => Cell::UInt(
+            x,
+            match style {
+                NumberStyle::Dec => Radix::Dec,
+                NumberStyle::Hex => Radix::Hex,
+                _ => r,
+            },
+        ),
+        Value::Pointer(Some(p)) if normalize => {
+            Cell::Str(norm.ptrs.get(&p).map_or(&b""[..], |s| s.as_bytes()))
+        }
+        Value::Pointer(p) => Cell::Ptr(p.unwrap_or(0)),
+        Value::Str(Some(s)) => Cell::Str(s),
+        Value::Str(None) => Cell::Null,
+        Value::Char(_) | Value::Float(_) => Cell::Str(f.text(i)),
+    }
+}
+
+fn eval_cond(c: &Cond, ev: &Event<'_>, fields: Option<&Fields<'_>>) -> bool {
+    let operand = match c.field.as_str() {
+        "time" => match ev.prefix.time_nanos() {
+            Some(ns) => Operand::Nanos(ns),
+            None => return false,
+        },
+        "tid" => match ev.prefix.tid {
+            Some(t) => Operand::Int(i128::from(t)),
+            None => return false,
+        },
+        "event" => Operand::Str(ev.name),
+        "line" => Operand::Int(i128::from(ev.line.number)),
+        "message" => Operand::Str(ev.message),
+        name => {
+            let Some(f) = fields else { return false };
+            let Some(i) = f.index(name) else { return false };
+            match f.value(i) {
+                Value::Str(Some(s)) => Operand::Str(s),
+                Value::Str(None) | Value::Pointer(None) => Operand::Null,
+                Value::Float(s) => Operand::Str(s),
+                v => match v.as_i128() {
+                    Some(x) => Operand::Int(x),
+                    None => Operand::Str(f.text(i)),
+                },
+            }
+        }
+    };
+    c.eval(operand)
+}
+
+/// Rewrites an event line with stable tokens for pointers, tids and times.
+fn normalized_line(
+    norm: &mut Normalizer,
+    ev: &Event<'_>,
+    fields: Option<&Fields<'_>>,
+    buf: &mut Vec<u8>,
+) {
+    match ev.prefix.kind {
+        PrefixKind::Bare => {}
+        PrefixKind::TidTime | PrefixKind::Stap => {
+            if let Some(t) = ev.prefix.tid {
+                buf.extend_from_slice(norm.tid(t).as_bytes());
+            }
+            buf.extend_from_slice(if ev.prefix.kind == PrefixKind::Stap {
+                b"@T "
+            } else {
+                b"@T:"
+            });
+        }
+        _ => {
+            if let Some(t) = ev.prefix.tid {
+                buf.extend_from_slice(norm.tid(t).as_bytes());
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(b"T ");
+        }
+    }
+    buf.extend_from_slice(ev.name);
+    buf.push(b' ');
+    let msg = ev.message;
+    let mut at = 0;
+    if let Some(f) = fields {
+        for i in 0..f.len() {
+            if let Value::Pointer(Some(p)) = f.value(i) {
+                let text = f.text(i);
+                let start = text.as_ptr() as usize - msg.as_ptr() as usize;
+                if start >= at {
+                    buf.extend_from_slice(&msg[at..start]);
+                    buf.extend_from_slice(norm.ptr(p).as_bytes());
+                    at = start + text.len();
+                }
+            }
+        }
+    }
+    buf.extend_from_slice(&msg[at..]);
+    buf.push(b'\n');
+}
+
+fn list<W: Write>(cat: &Catalog, glob: &str, out: &mut W) -> Result<Status> {
+    let mut n = 0;
+    for spec in cat.specs() {
+        if glob_match(glob.as_bytes(), spec.name.as_bytes()) {
+            n += 1;
+            writeln!(out, "{}", spec.declaration())?;
+        }
+    }
+    Ok(Status::from_found(n > 0))
+}
+
+fn explain<W: Write>(cat: &Catalog, name: &str, out: &mut W) -> Result<Status> {
+    let mut n = 0;
+    for spec in cat.specs_for(name.as_bytes()) {
+        n += 1;
+        writeln!(out, "{}", spec.declaration())?;
+        writeln!(out, "  from {}:{}", spec.origin.path, spec.origin.line)?;
+        match spec.compiled() {
+            Ok(c) => {
+                for (name, kind) in c.names().iter().zip(c.kinds()) {
+                    writeln!(out, "  {name:<16} {}", kind_text(*kind))?;
+                }
+            }
+            Err(e) => writeln!(out, "  (format cannot be decoded: {e})")?,
+        }
+    }
+    if n == 0 {
+        return Err(Error::usage(format!(
+            "no catalog declares an event named '{name}' (see --list)"
+        )));
+    }
+    Ok(Status::Found)
+}
+
+fn kind_text(k: Kind) -> &'static str {
+    match k {
+        Kind::Signed => "signed integer (decimal)",
+        Kind::Unsigned(Radix::Dec) => "unsigned integer (decimal)",
+        Kind::Unsigned(Radix::Hex) => "unsigned integer (hex)",
+        Kind::Unsigned(Radix::HexUpper) => "unsigned integer (HEX)",
+        Kind::Unsigned(Radix::Oct) => "unsigned integer (octal)",
+        Kind::Pointer => "host pointer",
+        Kind::Str => "string",
+        Kind::Char => "character",
+        Kind::Float => "floating-point number (text)",
+        Kind::Width => "field width (from *)",
+        Kind::Errno => "errno text (%m)",
+    }
+}
