@@ -115,8 +115,9 @@ impl<R: Read> LineReader<R> {
                         None => self.start,
                     };
                     if line_start > self.start {
-                        self.number += count_newlines(&self.buf[self.start..line_start]);
-                        self.start = line_start;
+                        if let Some(ev) = self.skip_complete(line_start) {
+                            return Ok(Some(ev));
+                        }
                     }
                     match memchr::memchr(b'\n', &self.buf[at..self.end]) {
                         Some(p) => {
@@ -136,15 +137,23 @@ impl<R: Read> LineReader<R> {
                     // No needle here: drop every complete line.
                     if let Some(p) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
                         let cut = self.start + p + 1;
-                        self.number += count_newlines(&self.buf[self.start..cut]);
-                        self.start = cut;
+                        if let Some(ev) = self.skip_complete(cut) {
+                            return Ok(Some(ev));
+                        }
                     }
                     self.scan = self.end.saturating_sub(needle_len - 1).max(self.start);
                     if self.eof {
                         if self.start < self.end {
                             // A last line without newline and without the needle.
+                            let length = (self.end - self.start) as u64;
                             self.number += 1;
                             self.start = self.end;
+                            if length > self.max_line as u64 {
+                                return Ok(Some(LineEvent::TooLong {
+                                    number: self.number,
+                                    length,
+                                }));
+                            }
                         }
                         return Ok(None);
                     }
@@ -170,6 +179,36 @@ impl<R: Read> LineReader<R> {
             }
             self.fill()?;
         }
+    }
+
+    /// Skips the complete lines in `start..cut` (which ends after a newline)
+    /// unseen, counting them. A region longer than the line bound may hold an
+    /// over-long line: then the lines are walked, and the first over-long one
+    /// is returned (the scan resumes after it on the next call).
+    fn skip_complete(&mut self, cut: usize) -> Option<LineEvent<'static>> {
+        if cut - self.start <= self.max_line {
+            self.number += count_newlines(&self.buf[self.start..cut]);
+            self.start = cut;
+            return None;
+        }
+        while self.start < cut {
+            let nl = self.start
+                + memchr::memchr(b'\n', &self.buf[self.start..cut]).expect("cut ends a line");
+            let mut len = nl - self.start;
+            if len > 0 && self.buf[nl - 1] == b'\r' {
+                len -= 1;
+            }
+            self.start = nl + 1;
+            self.number += 1;
+            if len > self.max_line {
+                self.scan = self.scan.max(self.start);
+                return Some(LineEvent::TooLong {
+                    number: self.number,
+                    length: len as u64,
+                });
+            }
+        }
+        None
     }
 
     /// Hands out `start..end_incl_newline` as a line and advances past it.
@@ -406,6 +445,8 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(collect(&input, max, chunk, None), naive(&input, max, None));
             proptest::prop_assert_eq!(collect(&input, 10_000, chunk, Some(b"ab")), naive(&input, 10_000, Some(b"ab")));
+            proptest::prop_assert_eq!(collect(&input, max, chunk, Some(b"ab")), naive(&input, max, Some(b"ab")));
+            proptest::prop_assert_eq!(collect(&input, max, chunk, Some(b"a")), naive(&input, max, Some(b"a")));
         }
     }
 }

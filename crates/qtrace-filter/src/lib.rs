@@ -563,9 +563,8 @@ impl<'r> State<'r> {
             let mut seen_names: Vec<&str> = vec![];
             if !self.args.invert {
                 for spec in self.catalog.specs() {
-                    if seen_names.contains(&spec.name.as_str())
-                        || spec.name.as_bytes() == first.name
-                    {
+                    let first_done = first_fields.is_some() && spec.name.as_bytes() == first.name;
+                    if seen_names.contains(&spec.name.as_str()) || first_done {
                         continue;
                     }
                     if self.cfg.selection.matches(spec.name.as_bytes()) {

@@ -1,0 +1,471 @@
+//! Process-level tests of qtrace-filter: every flag, exit codes, errors,
+//! broken pipes, stdin and compressed inputs.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use assert_cmd::Command as Cmd;
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(rel)
+}
+
+fn cmd() -> Cmd {
+    let mut c = Cmd::cargo_bin("qtrace-filter").unwrap();
+    // Hermetic: no user catalog from the environment.
+    c.env_remove("QTRACE_TRACE_EVENTS");
+    c
+}
+
+/// Runs with `stdin` and returns (exit code, stdout, stderr).
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const LOG: &str = "\
+100@1795674347.000001:pci_cfg_read mch 00:00.0 @0x0 -> 0x29c08086
+100@1795674347.000002:pci_cfg_write PIIX3 00:01.0 @0x3c <- 0x5a
+Could not open option rom 'kvmvapic.bin': No such file or directory
+200@1795674348.500000:ps2_put_keycode 0x55e7c0 keycode 0x1c
+100@1795674349.000000:pci_cfg_read e1000 00:03.0 @0x10 -> 0xfebc0000
+200@1795674349.250000:dma_blk_io dbs=0x7f84a0 bs=0x55a2b0 offset=4096 to_dev=1
+";
+
+#[test]
+fn raw_lines_like_grep_and_exit_codes() {
+    let (code, out, err) = run(&["pci_cfg_read"], LOG);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "100@1795674347.000001:pci_cfg_read mch 00:00.0 @0x0 -> 0x29c08086\n\
+         100@1795674349.000000:pci_cfg_read e1000 00:03.0 @0x10 -> 0xfebc0000\n"
+    );
+    assert!(err.is_empty(), "{err}");
+    let (code, out, _) = run(&["no_such_event"], LOG);
+    assert_eq!((code, out.as_str()), (1, ""));
+    let (code, _, err) = run(&["pci_cfg_read", "/no/such/file"], "");
+    assert_eq!(code, 2);
+    assert!(err.starts_with("qtrace-filter: /no/such/file: "), "{err}");
+    // Output before an error still comes out; status is 2.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), LOG).unwrap();
+    let (code, out, _) = run(
+        &["pci_cfg_read", f.path().to_str().unwrap(), "/no/such/file"],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(out.lines().count(), 2);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["--bogus-flag"][..],
+        &[],
+        &["-w", "nosuchfield==1", "pci_cfg_read"],
+        &["-w", "dev<abc", "pci_cfg_read"],
+        &["-o", "csv", "--keep-other", "pci_cfg_read"],
+        &["--since", "yesterday", "pci_cfg_read"],
+        &["--explain", "no_such_event"],
+    ] {
+        let (code, out, err) = run(args, LOG);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}");
+        assert!(!err.is_empty(), "{args:?}");
+    }
+    let (_, _, err) = run(&["-w", "nosuchfield==1", "pci_cfg_read"], LOG);
+    assert!(
+        err.contains("unknown field 'nosuchfield'") && err.contains("offs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn patterns_globs_lists_and_exclusions() {
+    let names = |args: &[&str]| -> Vec<String> {
+        let (_, out, _) = run(&[&["-o", "csv", "-f", "event"], args].concat(), LOG);
+        out.lines().skip(1).map(String::from).collect()
+    };
+    assert_eq!(
+        names(&["pci_*"]),
+        ["pci_cfg_read", "pci_cfg_write", "pci_cfg_read"]
+    );
+    assert_eq!(
+        names(&["pci_cfg_?ead,dma_*"]),
+        ["pci_cfg_read", "pci_cfg_read", "dma_blk_io"]
+    );
+    assert_eq!(
+        names(&["-e", "*", "-e", "-pci_*"]),
+        ["ps2_put_keycode", "dma_blk_io"]
+    );
+    assert_eq!(names(&["-v", "pci_*"]), ["ps2_put_keycode", "dma_blk_io"]);
+    let ev = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ev.path(), "# my events\nps2_*\n\ndma_blk_io\n").unwrap();
+    assert_eq!(
+        names(&["--events-file", ev.path().to_str().unwrap()]),
+        ["ps2_put_keycode", "dma_blk_io"]
+    );
+}
+
+#[test]
+fn csv_tsv_text_jsonl() {
+    let (_, out, _) = run(&["-o", "csv", "pci_cfg_read"], LOG);
+    assert_eq!(
+        out,
+        "time,tid,event,dev,bus,slot,func,offs,val\n\
+         1795674347.000001,100,pci_cfg_read,mch,0x0,0x0,0x0,0x0,0x29c08086\n\
+         1795674349.000000,100,pci_cfg_read,e1000,0x0,0x3,0x0,0x10,0xfebc0000\n"
+    );
+    let (_, out, _) = run(&["-o", "tsv", "-f", "dev,val", "pci_cfg_read"], LOG);
+    assert_eq!(out, "dev\tval\nmch\t0x29c08086\ne1000\t0xfebc0000\n");
+    let (_, out, _) = run(&["-o", "text", "dma_blk_io"], LOG);
+    assert_eq!(
+        out,
+        "time=1795674349.250000 tid=200 event=dma_blk_io dbs=0x7f84a0 bs=0x55a2b0 offset=4096 to_dev=1\n"
+    );
+    let (_, out, _) = run(&["-o", "jsonl", "ps2_put_keycode"], LOG);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["time"], "1795674348.500000");
+    assert_eq!(v["tid"], 200);
+    assert_eq!(v["opaque"], "0x55e7c0");
+    assert_eq!(v["keycode"], 0x1c);
+    // Several kinds: union of argument columns, empty where not applicable.
+    let (_, out, _) = run(&["-o", "csv", "pci_cfg_read,dma_blk_io"], LOG);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time,tid,event,dev,bus,slot,func,offs,val,dbs,bs,offset,to_dev")
+    );
+    assert_eq!(
+        lines.nth(2),
+        Some("1795674349.250000,200,dma_blk_io,,,,,,,0x7f84a0,0x55a2b0,4096,1")
+    );
+}
+
+#[test]
+fn numbers_styles() {
+    let val = |style: &str| {
+        let (_, out, _) = run(
+            &[
+                "-o",
+                "csv",
+                "-f",
+                "offs,val",
+                "--numbers",
+                style,
+                "pci_cfg_read",
+            ],
+            LOG,
+        );
+        out.lines().nth(2).unwrap().to_string()
+    };
+    assert_eq!(val("radix"), "0x10,0xfebc0000");
+    assert_eq!(val("dec"), "16,4273733632");
+    assert_eq!(val("hex"), "0x10,0xfebc0000");
+    assert_eq!(val("asis"), "10,febc0000");
+}
+
+#[test]
+fn where_filters() {
+    let count = |args: &[&str]| {
+        let (_, out, _) = run(&[&["-o", "csv"], args].concat(), LOG);
+        out.lines().count() - 1
+    };
+    assert_eq!(count(&["-w", "offs>=0x10", "pci_cfg_read"]), 1);
+    assert_eq!(count(&["-w", "offs<16", "pci_cfg_read"]), 1);
+    assert_eq!(count(&["-w", "dev==mch", "pci_cfg_*"]), 1);
+    assert_eq!(count(&["-w", "dev~^(mch|e1000)$", "pci_*"]), 2);
+    assert_eq!(count(&["-w", "dev!=mch", "-w", "val>0", "pci_cfg_read"]), 1);
+    assert_eq!(count(&["-w", "tid==200", "*"]), 2);
+    assert_eq!(count(&["-w", "time>1795674348", "*"]), 3);
+}
+
+#[test]
+fn counts_and_stats() {
+    let (code, out, _) = run(&["-c", "*"], LOG);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "       2 pci_cfg_read\n       1 dma_blk_io\n       1 pci_cfg_write\n       1 ps2_put_keycode\n"
+    );
+    let (_, out, _) = run(&["--stats", "-o", "csv", "pci_cfg_read"], LOG);
+    assert_eq!(
+        out,
+        "event,count,first,last,rate\npci_cfg_read,2,1795674347.000001,1795674349.000000,0.500\n"
+    );
+    let (_, out, _) = run(
+        &["--stats", "--relative", "-o", "jsonl", "pci_cfg_read"],
+        LOG,
+    );
+    assert_eq!(
+        out,
+        "{\"event\":\"pci_cfg_read\",\"count\":2,\"first\":0.000000,\"last\":1.999999,\"rate\":\"0.500\"}\n"
+    );
+}
+
+#[test]
+fn time_windows_and_relative_times() {
+    let (_, out, _) = run(
+        &[
+            "--since", "1.5", "--until", "2", "-o", "csv", "-f", "event", "*",
+        ],
+        LOG,
+    );
+    assert_eq!(out, "event\npci_cfg_read\n");
+    let (_, out, _) = run(
+        &[
+            "--since",
+            "@1795674349.1",
+            "-f",
+            "time,event",
+            "-o",
+            "csv",
+            "--relative",
+            "*",
+        ],
+        LOG,
+    );
+    assert_eq!(out, "time,event\n2.249999,dma_blk_io\n");
+    let (code, _, err) = run(
+        &["--since", "1", "*"],
+        "pci_cfg_read mch 00:00.0 @0x0 -> 0x1\n",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("need timestamps"), "{err}");
+}
+
+#[test]
+fn other_lines_filenames_and_normalize() {
+    let (_, out, err) = run(&["--keep-other", "ps2_*"], LOG);
+    assert_eq!(
+        out,
+        "Could not open option rom 'kvmvapic.bin': No such file or directory\n\
+         200@1795674348.500000:ps2_put_keycode 0x55e7c0 keycode 0x1c\n"
+    );
+    assert!(err.is_empty());
+    // Other lines are counted wherever every line is examined (a selection
+    // by a name literal skips lines without it unseen, as grep does).
+    let (_, _, err) = run(&["-e", "*", "-e", "-pci_*"], LOG);
+    assert!(err.contains("1 line(s) were not trace events"), "{err}");
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), LOG).unwrap();
+    let p = f.path().to_str().unwrap();
+    let (_, out, _) = run(&["-H", "ps2_*", p, "-"], LOG);
+    assert_eq!(
+        out,
+        format!(
+            "{p}:200@1795674348.500000:ps2_put_keycode 0x55e7c0 keycode 0x1c\n\
+             <stdin>:200@1795674348.500000:ps2_put_keycode 0x55e7c0 keycode 0x1c\n"
+        )
+    );
+    let (_, out, _) = run(&["--normalize", "ps2_*,dma_*"], LOG);
+    assert_eq!(
+        out,
+        "tid1@T:ps2_put_keycode p1 keycode 0x1c\ntid1@T:dma_blk_io dbs=p2 bs=p3 offset=4096 to_dev=1\n"
+    );
+}
+
+#[test]
+fn list_and_explain() {
+    let (code, out, _) = run(&["--no-installed-catalog", "--list", "dma_blk_*"], "");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("dma_blk_io(void *dbs, void *bs, int64_t offset, bool to_dev)"),
+        "{out}"
+    );
+    assert!(out.contains("sector_num"), "{out}");
+    let (code, out, _) = run(
+        &["--no-installed-catalog", "--explain", "ps2_put_keycode"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("keycode") && out.contains("<built-in>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn trace_events_option_adds_a_catalog() {
+    let cat = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(cat.path(), "my_event(int a, const char *s) \"a=%d s=%s\"\n").unwrap();
+    let (code, out, _) = run(
+        &[
+            "--trace-events",
+            cat.path().to_str().unwrap(),
+            "-o",
+            "jsonl",
+            "my_event",
+        ],
+        "my_event a=-5 s=hello world\n",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"event\":\"my_event\",\"a\":-5,\"s\":\"hello world\"}\n"
+    );
+}
+
+#[test]
+fn unmatched_events_are_kept_and_reported() {
+    let (code, out, err) = run(&["-o", "jsonl", "pci_cfg_read"], "pci_cfg_read garbage\n");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"event\":\"pci_cfg_read\",\"message\":\"garbage\",\"unmatched\":true}\n"
+    );
+    assert!(
+        err.contains("did not match") && err.contains("<stdin>:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compressed_crlf_long_lines_and_binary() {
+    // gzip on stdin, detected by its magic bytes.
+    let mut gz = flate2_gzip(LOG.as_bytes());
+    let out = cmd()
+        .args(["-c", "pci_cfg_read"])
+        .write_stdin(std::mem::take(&mut gz))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "       2 pci_cfg_read\n"
+    );
+    // zstd file (the shipped mixed trace).
+    let (code, out, _) = run(
+        &[
+            "-c",
+            "ps2_put_keycode",
+            data("D-mixed-q35-ts/trace.log.zst").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!((code, out.as_str()), (0, "     405 ps2_put_keycode\n"));
+    // CRLF: fields do not include the \r, raw output keeps it.
+    let (_, out, _) = run(
+        &["-o", "csv", "-f", "val", "pci_cfg_read"],
+        "pci_cfg_read a 00:00.0 @0x0 -> 0x1\r\n",
+    );
+    assert_eq!(out, "val\n0x1\n");
+    let (_, out, _) = run(&["pci_cfg_read"], "pci_cfg_read a 00:00.0 @0x0 -> 0x1\r\n");
+    assert_eq!(out, "pci_cfg_read a 00:00.0 @0x0 -> 0x1\r\n");
+    // A line over the limit is reported with its number; the rest goes on.
+    let input = format!("{}\npci_cfg_read a 00:00.0 @0x0 -> 0x1", "x".repeat(5000));
+    let (code, out, err) = run(&["--max-line-len", "100", "pci_cfg_read"], &input);
+    assert_eq!(code, 2);
+    assert_eq!(out, "pci_cfg_read a 00:00.0 @0x0 -> 0x1\n");
+    assert!(err.contains("<stdin>:1: line is 5000 bytes long"), "{err}");
+    // Binary garbage and invalid UTF-8: no panic.
+    let garbage: Vec<u8> = (0..20000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let out = cmd()
+        .args(["-o", "jsonl", "*"])
+        .write_stdin(garbage)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+}
+
+fn flate2_gzip(data: &[u8]) -> Vec<u8> {
+    // gzip via the system tool keeps this test free of extra dependencies.
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    assert!(child.wait().unwrap().success());
+    out
+}
+
+#[test]
+fn broken_pipe_is_a_quiet_success() {
+    let big = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+        for i in 0..200_000 {
+            writeln!(
+                f,
+                "{i}@1795674347.000001:pci_cfg_read mch 00:00.0 @0x0 -> 0x29c08086"
+            )
+            .unwrap();
+        }
+    }
+    for fmt in ["raw", "csv", "jsonl"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qtrace-filter"))
+            .args(["-o", fmt, "pci_cfg_read", big.path().to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{fmt}");
+        assert!(
+            out.stderr.is_empty(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn help_man_and_completions() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("--where"),
+        "{help}"
+    );
+    for what in ["man", "bash", "zsh", "fish"] {
+        let out = cmd().args(["--generate", what]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("qtrace-filter"),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn line_buffered_output_arrives_before_input_ends() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qtrace-filter"))
+        .args(["--line-buffered", "-o", "csv", "-f", "val", "pci_cfg_read"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"pci_cfg_read a 00:00.0 @0x0 -> 0x1\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    // The header and the record must arrive while stdin is still open.
+    let mut buf = [0u8; 8];
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"val\n0x1\n");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
