@@ -119,19 +119,33 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
 
 /// `SEC.FRACTION` → nanoseconds.
 fn decimal_seconds_to_nanos(t: &[u8]) -> Option<i64> {
-    let dot = t.iter().position(|&b| b == b'.');
-    let (sec, frac) = match dot {
+    let (sec, frac) = match memchr::memchr(b'.', t) {
         Some(d) => (&t[..d], &t[d + 1..]),
         None => (t, &t[t.len()..]),
     };
     let sec = i64::try_from(parse_u64(sec)?).ok()?;
-    let mut nanos: i64 = 0;
-    if frac.len() > 9 || (!frac.is_empty() && digits(frac) != frac.len()) {
+    if frac.len() > 9 {
         return None;
     }
-    for i in 0..9 {
-        nanos = nanos * 10 + frac.get(i).map_or(0, |b| i64::from(b - b'0'));
+    let mut nanos: i64 = 0;
+    for &b in frac {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        nanos = nanos * 10 + i64::from(b - b'0');
     }
+    nanos *= [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ][9 - frac.len()];
     sec.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 

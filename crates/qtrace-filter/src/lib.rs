@@ -260,7 +260,11 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let inputs = qtrace_core::input::Input::from_args(&files)?;
 
     // Unknown field names are errors that name the fields that exist.
-    let known = known_fields(&catalog, &cfg.selection);
+    let known = if cfg.conds.is_empty() && args.fields.is_empty() {
+        Vec::new()
+    } else {
+        known_fields(&catalog, &cfg.selection)
+    };
     let unknown_field = |f: &str| !META.contains(&f) && !known.iter().any(|k| k == f);
     for name in cfg
         .conds
@@ -326,7 +330,8 @@ struct State<'r> {
     cfg: &'r Config,
     catalog: &'r Catalog,
     line_buffered: bool,
-    name_cache: FxHashMap<Box<[u8]>, bool>,
+    /// Per distinct name: selected?, and its slot in `counts`.
+    name_cache: FxHashMap<Box<[u8]>, (bool, u32)>,
     scratch: Vec<Slot>,
     first_time: Option<i64>,
     first_seen: bool,
@@ -334,7 +339,12 @@ struct State<'r> {
     other: u64,
     unmatched: u64,
     first_unmatched: Option<String>,
-    counts: FxHashMap<Box<[u8]>, Stat>,
+    counts: Vec<(Box<[u8]>, Stat)>,
+    /// Counts of names beyond the cache limit (rare: garbage input).
+    overflow_counts: FxHashMap<Box<[u8]>, Stat>,
+    /// The slot of the current event's name in `counts`, if cached.
+    current_slot: Option<u32>,
+    needs_time: bool,
     writer: Option<RecordWriter<Spool>>,
     spool: Spool,
     plan: Option<Plan>,
@@ -358,7 +368,10 @@ impl<'r> State<'r> {
             other: 0,
             unmatched: 0,
             first_unmatched: None,
-            counts: FxHashMap::default(),
+            counts: Vec::new(),
+            overflow_counts: FxHashMap::default(),
+            current_slot: None,
+            needs_time: args.stats || args.relative || cfg.since.is_some() || cfg.until.is_some(),
             writer: None,
             spool: Spool::default(),
             plan: None,
@@ -370,12 +383,18 @@ impl<'r> State<'r> {
 
     #[inline]
     fn name_selected(&mut self, name: &[u8]) -> bool {
-        if let Some(&s) = self.name_cache.get(name) {
+        if let Some(&(s, slot)) = self.name_cache.get(name) {
+            self.current_slot = Some(slot);
             return s;
         }
         let s = self.cfg.selection.matches(name);
         if self.name_cache.len() < NAME_CACHE_LIMIT {
-            self.name_cache.insert(name.into(), s);
+            let slot = self.counts.len() as u32;
+            self.counts.push((name.into(), Stat::default()));
+            self.name_cache.insert(name.into(), (s, slot));
+            self.current_slot = Some(slot);
+        } else {
+            self.current_slot = None;
         }
         s
     }
@@ -398,7 +417,12 @@ impl<'r> State<'r> {
             }
             Record::Event(ev) => ev,
         };
-        let t = ev.prefix.time_nanos();
+        // Reading the time costs; only some options need it.
+        let t = if self.needs_time {
+            ev.prefix.time_nanos()
+        } else {
+            None
+        };
         if !self.first_seen {
             self.first_seen = true;
             self.first_time = t;
@@ -478,9 +502,9 @@ impl<'r> State<'r> {
         out: &mut W,
     ) -> Result<()> {
         if self.args.count || self.args.stats {
-            let st = match self.counts.get_mut(ev.name) {
-                Some(s) => s,
-                None => self.counts.entry(ev.name.into()).or_default(),
+            let st = match self.current_slot {
+                Some(slot) => &mut self.counts[slot as usize].1,
+                None => self.overflow_counts.entry(ev.name.into()).or_default(),
             };
             st.count += 1;
             if let Some(t) = t {
@@ -830,7 +854,13 @@ impl<'r> State<'r> {
     }
 
     fn print_counts<W: Write>(&mut self, out: &mut W) -> Result<()> {
-        let mut rows: Vec<(&[u8], Stat)> = self.counts.iter().map(|(k, v)| (&**k, *v)).collect();
+        let mut rows: Vec<(&[u8], Stat)> = self
+            .counts
+            .iter()
+            .map(|(k, v)| (&**k, *v))
+            .chain(self.overflow_counts.iter().map(|(k, v)| (&**k, *v)))
+            .filter(|(_, st)| st.count > 0)
+            .collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         let format = match self.args.output {
             OutputKind::Csv => Some(RecordFormat::Csv),
