@@ -65,6 +65,7 @@ pub struct EventSpec {
     /// Where it was declared.
     pub origin: Origin,
     compiled: OnceCell<std::result::Result<Compiled, String>>,
+    string_args: OnceCell<Box<[bool]>>,
 }
 
 /// A compiled spec: the matcher plus the name and kind of each value slot.
@@ -91,6 +92,17 @@ impl Compiled {
 }
 
 impl EventSpec {
+    /// For each argument, whether the simple trace backend writes it as a
+    /// string (computed once).
+    pub fn string_args(&self) -> &[bool] {
+        self.string_args.get_or_init(|| {
+            self.args
+                .iter()
+                .map(|a| crate::simple::is_string_type(&a.ty))
+                .collect()
+        })
+    }
+
     /// The compiled matcher, or why the format cannot be compiled.
     pub fn compiled(&self) -> std::result::Result<&Compiled, &str> {
         self.compiled
@@ -332,6 +344,7 @@ impl Catalog {
                                 line: line_no,
                             },
                             compiled: OnceCell::new(),
+                            string_args: OnceCell::new(),
                             ..spec
                         });
                     }
@@ -387,6 +400,12 @@ impl Catalog {
             .get(name)
             .into_iter()
             .flat_map(|e| e.specs.iter().map(|&i| &self.specs[i as usize]))
+    }
+
+    /// The indices (into [`specs`](Self::specs)) of every spec declared for
+    /// `name`, in priority order.
+    pub fn spec_indices(&self, name: &[u8]) -> &[u32] {
+        self.by_name.get(name).map_or(&[], |e| &e.specs)
     }
 
     /// Every spec, in load order.
@@ -491,6 +510,10 @@ fn parse_event_line(line: &str) -> std::result::Result<Vec<EventSpec>, String> {
         crate::format::c_source_to_bytes(f)?;
     }
     if vcpu {
+        // tracetool prefixes the format with "cpu=%p ", an absent one too.
+        if formats.is_empty() {
+            formats.push("\"\"".to_string());
+        }
         args.insert(
             0,
             Arg {
@@ -512,6 +535,7 @@ fn parse_event_line(line: &str) -> std::result::Result<Vec<EventSpec>, String> {
             line: 0,
         },
         compiled: OnceCell::new(),
+        string_args: OnceCell::new(),
     };
     if tcg {
         let trans_args: Vec<Arg> = args

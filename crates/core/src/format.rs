@@ -326,13 +326,15 @@ impl CFormat {
                             if msg[p..].starts_with(pre) {
                                 p += 2;
                             } else {
-                                // `%#x` prints a bare `0` for zero.
-                                if msg.get(p) == Some(&b'0') {
-                                    return self.try_number_ends(
-                                        c, pi, msg, pos, p, vstart, 1, 16, false, out, steps, mark,
-                                    );
+                                // `%#x` prints zero without `0x` (`0`, or
+                                // `00000000` with `%#08x`): only zeros may follow.
+                                let zeros = msg[p..].iter().take_while(|&&b| b == b'0').count();
+                                if zeros == 0 {
+                                    return false;
                                 }
-                                return false;
+                                return self.try_number_ends(
+                                    c, pi, msg, pos, p, vstart, zeros, 16, false, out, steps, mark,
+                                );
                             }
                         }
                         let n = msg[p..]
@@ -401,16 +403,23 @@ impl CFormat {
         while k > 0 {
             let dend = digits_start + k;
             if let Some(mag) = parse_radix(&msg[digits_start..dend], radix) {
-                let num = if neg {
-                    if mag > (i64::MAX as u64) + 1 {
-                        None
-                    } else {
-                        Some((mag as i64).wrapping_neg() as u64)
-                    }
-                } else if c.kind == Kind::Signed && mag > i64::MAX as u64 {
-                    None
+                // The length modifier bounds what printf could have printed:
+                // a greedy run of digits must not outgrow its C type.
+                let bits = match (c.kind, c.length) {
+                    (Kind::Pointer, _) | (_, Length::Long) => 64,
+                    (_, Length::Int) => 32,
+                    (_, Length::Short) => 16,
+                    (_, Length::Char) => 8,
+                };
+                let (max_pos, max_neg) = if c.kind == Kind::Signed {
+                    ((1u64 << (bits - 1)) - 1, 1u64 << (bits - 1))
                 } else {
-                    Some(mag)
+                    (u64::MAX >> (64 - bits), 0)
+                };
+                let num = if neg {
+                    (mag <= max_neg).then(|| (mag as i64).wrapping_neg() as u64)
+                } else {
+                    (mag <= max_pos).then_some(mag)
                 };
                 if let Some(num) = num {
                     let end = dend + trailing_pad(c, msg, field_start, dend);
@@ -472,6 +481,218 @@ impl CFormat {
             num: 0,
             null,
         });
+    }
+}
+
+/// One argument for [`CFormat::render`]: what QEMU's binary trace holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawArg<'a> {
+    /// An integer or pointer, as the 64-bit word the simple backend wrote
+    /// (signed types sign-extended).
+    Word(u64),
+    /// A string's bytes (a NULL pointer is written as an empty string).
+    Bytes(&'a [u8]),
+}
+
+impl CFormat {
+    /// Renders the format with `args` as glibc's printf on x86-64 would, the
+    /// way QEMU's log backend prints an event. Each conversion's length
+    /// modifier decides how much of a 64-bit word is used (`%d` of an `int`
+    /// reads its low 32 bits). Missing arguments render as 0 / empty.
+    pub fn render<'a>(&self, args: &mut impl Iterator<Item = RawArg<'a>>, out: &mut Vec<u8>) {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Lit(l) => out.extend_from_slice(l),
+                Piece::Conv(c) => render_conv(c, args, out),
+            }
+        }
+    }
+}
+
+fn word<'a>(args: &mut impl Iterator<Item = RawArg<'a>>) -> u64 {
+    match args.next() {
+        Some(RawArg::Word(w)) => w,
+        _ => 0,
+    }
+}
+
+fn render_conv<'a>(c: &Conv, args: &mut impl Iterator<Item = RawArg<'a>>, out: &mut Vec<u8>) {
+    let mut left = c.left;
+    let mut width = c.width.unwrap_or(0) as usize;
+    if c.star_width {
+        let w = word(args) as u32 as i32;
+        if w < 0 {
+            left = true;
+        }
+        width = w.unsigned_abs() as usize;
+    }
+    let mut precision = c.precision.map(|p| p as usize);
+    if c.star_precision {
+        let p = word(args) as u32 as i32;
+        precision = if p < 0 { None } else { Some(p as usize) };
+    }
+    // Numbers are formatted into this stack buffer; strings are borrowed.
+    let mut num = NumBuf::new();
+    let mut sign: &[u8] = b"";
+    let mut prefix: &[u8] = b"";
+    let mut numeric = false;
+    let body: &[u8] = match c.kind {
+        Kind::Str | Kind::Errno => {
+            let s: &[u8] = match (c.kind, args.next()) {
+                (Kind::Str, Some(RawArg::Bytes(b))) => b,
+                _ => b"",
+            };
+            match precision {
+                Some(p) if p < s.len() => &s[..p],
+                _ => s,
+            }
+        }
+        Kind::Char => {
+            num.push(word(args) as u8);
+            num.as_slice()
+        }
+        Kind::Pointer => {
+            let v = word(args);
+            if v == 0 {
+                b"(nil)"
+            } else {
+                prefix = b"0x";
+                num.digits(v, 16, false, None);
+                num.as_slice()
+            }
+        }
+        Kind::Signed => {
+            numeric = true;
+            let raw = word(args);
+            let v: i64 = match c.length {
+                Length::Long => raw as i64,
+                Length::Int => i64::from(raw as u32 as i32),
+                Length::Short => i64::from(raw as u16 as i16),
+                Length::Char => i64::from(raw as u8 as i8),
+            };
+            sign = if v < 0 {
+                b"-"
+            } else if c.plus {
+                b"+"
+            } else if c.space {
+                b" "
+            } else {
+                b""
+            };
+            num.digits(v.unsigned_abs(), 10, false, precision);
+            num.as_slice()
+        }
+        Kind::Unsigned(_) | Kind::Width => {
+            numeric = true;
+            let raw = word(args);
+            let v: u64 = match c.length {
+                Length::Long => raw,
+                Length::Int => u64::from(raw as u32),
+                Length::Short => u64::from(raw as u16),
+                Length::Char => u64::from(raw as u8),
+            };
+            let (radix, upper) = match c.kind {
+                Kind::Unsigned(Radix::Hex) => (16, false),
+                Kind::Unsigned(Radix::HexUpper) => (16, true),
+                Kind::Unsigned(Radix::Oct) => (8, false),
+                _ => (10, false),
+            };
+            num.digits(v, radix, upper, precision);
+            if c.alt && v != 0 {
+                match radix {
+                    16 => prefix = if upper { b"0X" } else { b"0x" },
+                    8 if !num.as_slice().starts_with(b"0") => prefix = b"0",
+                    _ => {}
+                }
+            }
+            num.as_slice()
+        }
+        Kind::Float => {
+            // The simple backend stores a double's integer cast; print it.
+            let v = word(args) as i64;
+            if v < 0 {
+                sign = b"-";
+            }
+            num.digits(v.unsigned_abs(), 10, false, None);
+            num.as_slice()
+        }
+    };
+    let len = sign.len() + prefix.len() + body.len();
+    let pad = width.saturating_sub(len);
+    if pad == 0 {
+        out.extend_from_slice(sign);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(body);
+    } else if left {
+        out.extend_from_slice(sign);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(body);
+        out.extend(std::iter::repeat_n(b' ', pad));
+    } else if c.zero && numeric && precision.is_none() {
+        out.extend_from_slice(sign);
+        out.extend_from_slice(prefix);
+        out.extend(std::iter::repeat_n(b'0', pad));
+        out.extend_from_slice(body);
+    } else {
+        out.extend(std::iter::repeat_n(b' ', pad));
+        out.extend_from_slice(sign);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(body);
+    }
+}
+
+/// A small stack buffer for one formatted number (a precision may ask for
+/// more zeros than fit: those are capped at the buffer size, far beyond any
+/// precision QEMU's formats use).
+struct NumBuf {
+    buf: [u8; 96],
+    start: usize,
+}
+
+impl NumBuf {
+    fn new() -> Self {
+        NumBuf {
+            buf: [0; 96],
+            start: 96,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[95] = b;
+        self.start = 95;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Digits of `v` in `radix`, at least `precision` of them (C: precision
+    /// 0 and value 0 print nothing).
+    fn digits(&mut self, mut v: u64, radix: u64, upper: bool, precision: Option<usize>) {
+        let table: &[u8; 16] = if upper {
+            b"0123456789ABCDEF"
+        } else {
+            b"0123456789abcdef"
+        };
+        let mut i = self.buf.len();
+        if !(v == 0 && precision == Some(0)) {
+            loop {
+                i -= 1;
+                self.buf[i] = table[(v % radix) as usize];
+                v /= radix;
+                if v == 0 {
+                    break;
+                }
+            }
+        }
+        if let Some(p) = precision {
+            let want = self.buf.len().saturating_sub(p.min(self.buf.len()));
+            while i > want {
+                i -= 1;
+                self.buf[i] = b'0';
+            }
+        }
+        self.start = i;
     }
 }
 
@@ -905,17 +1126,23 @@ mod tests {
 
     #[test]
     fn overflow_and_garbage_do_not_match() {
-        assert_eq!(m(r#""%x""#, "1ffffffffffffffff"), None);
-        assert_eq!(m(r#""%d""#, "9223372036854775808"), None);
+        assert_eq!(m(r#""%lx""#, "1ffffffffffffffff"), None);
+        assert_eq!(m(r#""%ld""#, "9223372036854775808"), None);
         assert_eq!(
-            m(r#""%d""#, "-9223372036854775808"),
+            m(r#""%ld""#, "-9223372036854775808"),
             Some(vec!["-9223372036854775808".into()])
         );
         assert_eq!(
-            m(r#""%u""#, "18446744073709551615"),
+            m(r#""%lu""#, "18446744073709551615"),
             Some(vec!["18446744073709551615".into()])
         );
-        assert_eq!(m(r#""%u""#, "18446744073709551616"), None);
+        assert_eq!(m(r#""%lu""#, "18446744073709551616"), None);
+        assert_eq!(
+            m(r#""%d""#, "-2147483648"),
+            Some(vec!["-2147483648".into()])
+        );
+        assert_eq!(m(r#""%d""#, "2147483648"), None);
+        assert_eq!(m(r#""%u""#, "4294967296"), None);
         assert_eq!(m(r#""%x""#, "AB"), None);
     }
 

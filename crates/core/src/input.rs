@@ -86,7 +86,8 @@ pub enum Encoding {
     Gzip,
     /// zstd (one or more frames).
     Zstd,
-    /// QEMU's binary "simple" trace backend format (header magic found).
+    /// QEMU's binary "simple" trace backend format (header magic found,
+    /// possibly after decompression).
     SimpleTrace,
 }
 
@@ -158,6 +159,21 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
     } else {
         (Encoding::Plain, Box::new(io::Cursor::new(head).chain(raw)))
     };
+    if matches!(encoding, Encoding::Gzip | Encoding::Zstd) {
+        // A compressed simple trace: look at the decompressed header too.
+        let mut reader = reader;
+        let mut inner = [0u8; 16];
+        let n = read_head(&mut *reader, &mut inner)?;
+        let inner = inner[..n].to_vec();
+        let simple = is_simple_trace(&inner);
+        let reader: Box<dyn Read> = Box::new(io::Cursor::new(inner).chain(reader));
+        let encoding = if simple {
+            Encoding::SimpleTrace
+        } else {
+            encoding
+        };
+        return Ok(Opened { reader, encoding });
+    }
     Ok(Opened { reader, encoding })
 }
 

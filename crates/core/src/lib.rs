@@ -4,7 +4,8 @@
 //! policy and output writers every tool shares.
 //!
 //! The pieces, in the order bytes flow through them:
-//! [`input`] opens files and standard input and undoes compression;
+//! [`input`] opens files and standard input and undoes compression
+//! ([`simple`] reads QEMU's binary trace files into the same events);
 //! [`lines`] splits lines in bounded memory; [`recognize`] finds the prefix and
 //! event name; [`scan`] decides event vs. other line with the [`catalog`],
 //! whose specs are compiled by [`format`] into matchers that recover typed
@@ -42,6 +43,7 @@ pub mod lines;
 pub mod output;
 pub mod recognize;
 pub mod scan;
+pub mod simple;
 pub mod value;
 pub mod write;
 

@@ -31,6 +31,9 @@ pub enum PrefixKind {
     Ftrace,
     /// The syslog backend, as written by a syslog daemon.
     Syslog,
+    /// A record of a binary simple trace: `tid` is the pid, `time` the
+    /// monotonic clock in seconds with 6 decimals.
+    Simple,
 }
 
 /// The prefix fields of one line.
@@ -50,7 +53,9 @@ impl Prefix<'_> {
     pub fn time_nanos(&self) -> Option<i64> {
         let t = self.time?;
         match self.kind {
-            PrefixKind::TidTime | PrefixKind::Ftrace => decimal_seconds_to_nanos(t),
+            PrefixKind::TidTime | PrefixKind::Ftrace | PrefixKind::Simple => {
+                decimal_seconds_to_nanos(t)
+            }
             PrefixKind::Stap => parse_u64(t).and_then(|v| i64::try_from(v).ok()),
             PrefixKind::Iso => iso_to_nanos(t),
             PrefixKind::Syslog => {

@@ -240,13 +240,7 @@ impl<'c> Scanner<'c> {
             }
         };
         if opened.encoding == Encoding::SimpleTrace {
-            diag.error(&Error::Input {
-                input: name,
-                source: std::io::Error::other(
-                    "this is a binary simple-trace file; reading those is not supported yet",
-                ),
-            });
-            return Ok(true);
+            return self.scan_simple(&name, index, opened.reader, diag, f);
         }
         let info = InputInfo { name: &name, index };
         let finder = self.opts.prefilter.as_deref().map(Finder::new);
@@ -292,6 +286,210 @@ impl<'c> Scanner<'c> {
         self.stats.lines += reader.line_number();
         Ok(true)
     }
+}
+
+impl Scanner<'_> {
+    /// Scans a binary simple trace: each record is rendered the way QEMU's
+    /// log backend prints it (the format string with printf semantics) and
+    /// handed on as an event whose prefix carries the pid and the record's
+    /// time, so every tool and output works on it unchanged.
+    fn scan_simple<F>(
+        &mut self,
+        name: &str,
+        index: usize,
+        rdr: Box<dyn std::io::Read>,
+        diag: &mut Diag,
+        f: &mut F,
+    ) -> Result<Flow>
+    where
+        F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
+    {
+        use crate::format::RawArg;
+        use crate::simple::{SimpleError, SimpleReader, SimpleRecord};
+        use rustc_hash::{FxHashMap, FxHashSet};
+
+        let input_error = |what: String| Error::Input {
+            input: name.to_string(),
+            source: std::io::Error::other(what),
+        };
+        let mut reader = match SimpleReader::new(rdr) {
+            Ok(r) => r,
+            Err(e) => {
+                diag.error(&input_error(e.to_string()));
+                return Ok(true);
+            }
+        };
+        let info = InputInfo { name, index };
+        let catalog = self.catalog;
+        let mut line: Vec<u8> = Vec::with_capacity(256);
+        let mut time: Vec<u8> = Vec::with_capacity(32);
+        // The spec that fitted each event id last time.
+        let mut chosen: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut warned: FxHashSet<u64> = FxHashSet::default();
+        let be = reader.big_endian();
+        loop {
+            let number = reader.records() + 1;
+            let rec = match reader.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(SimpleError::Io(e)) => {
+                    diag.error(&Error::Input {
+                        input: name.to_string(),
+                        source: e,
+                    });
+                    break;
+                }
+                Err(e) => {
+                    diag.error(&input_error(e.to_string()));
+                    break;
+                }
+            };
+            line.clear();
+            time.clear();
+            let (ev_name_len, pid, ts) = match rec {
+                SimpleRecord::Dropped {
+                    timestamp_ns,
+                    pid,
+                    count,
+                } => {
+                    diag.warn(format!(
+                        "{name}: record {number} (ending at byte {}): QEMU dropped {count} events here \
+                         (its trace buffer was full)",
+                        reader.offset()
+                    ));
+                    line.extend_from_slice(b"dropped count=");
+                    crate::write::push_u64(&mut line, count);
+                    (b"dropped".len(), Some(pid), timestamp_ns)
+                }
+                SimpleRecord::Event {
+                    name: ev_name,
+                    id,
+                    timestamp_ns,
+                    pid,
+                    args: bytes,
+                } => {
+                    let Some(ev_name) = ev_name else {
+                        if warned.insert(id) {
+                            diag.error(&input_error(format!(
+                                "record {number}: event id {id} was not named by any mapping record; \
+                                 its records are skipped"
+                            )));
+                        }
+                        continue;
+                    };
+                    let mut args: [RawArg<'_>; 16] = [RawArg::Word(0); 16];
+                    line.extend_from_slice(ev_name);
+                    line.push(b' ');
+                    let preferred = chosen.get(&id).copied();
+                    let mark = line.len();
+                    let mut try_spec = |idx: u32, line: &mut Vec<u8>| -> bool {
+                        let spec = &catalog.specs()[idx as usize];
+                        let Ok(compiled) = spec.compiled() else {
+                            return false;
+                        };
+                        let Some(n) = split_args(spec.string_args(), bytes, be, &mut args) else {
+                            return false;
+                        };
+                        line.truncate(mark);
+                        compiled
+                            .format()
+                            .render(&mut args[..n].iter().copied(), line);
+                        true
+                    };
+                    // The spec that fitted this id before is tried alone first;
+                    // the name is looked up only when it does not fit.
+                    let mut rendered = preferred.is_some_and(|idx| try_spec(idx, &mut line));
+                    if !rendered {
+                        for &idx in catalog.spec_indices(ev_name) {
+                            if Some(idx) != preferred && try_spec(idx, &mut line) {
+                                chosen.insert(id, idx);
+                                rendered = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !rendered {
+                        if warned.insert(id) {
+                            diag.warn(format!(
+                                "{name}: record {number}: no catalog declares '{}' with arguments that fit \
+                                 this record ({} bytes); its arguments are shown as raw bytes \
+                                 (give the trace-events-all of the QEMU build with --trace-events)",
+                                String::from_utf8_lossy(ev_name),
+                                bytes.len()
+                            ));
+                        }
+                        line.extend_from_slice(b"raw=");
+                        for b in bytes {
+                            line.extend_from_slice(format!("{b:02x}").as_bytes());
+                        }
+                    }
+                    (ev_name.len(), Some(pid), timestamp_ns)
+                }
+            };
+            crate::write::push_u64(&mut time, ts / 1_000_000_000);
+            time.push(b'.');
+            let us = (ts % 1_000_000_000) / 1000;
+            let us_text = [
+                b'0' + (us / 100_000) as u8,
+                b'0' + (us / 10_000 % 10) as u8,
+                b'0' + (us / 1000 % 10) as u8,
+                b'0' + (us / 100 % 10) as u8,
+                b'0' + (us / 10 % 10) as u8,
+                b'0' + (us % 10) as u8,
+            ];
+            time.extend_from_slice(&us_text);
+            let len = line.len();
+            line.push(b'\n');
+            let event = Event {
+                line: Line {
+                    number,
+                    bytes: &line[..len],
+                    full: &line,
+                },
+                prefix: Prefix {
+                    kind: PrefixKind::Simple,
+                    tid: pid.map(u64::from),
+                    time: Some(&time),
+                },
+                name: &line[..ev_name_len],
+                message: &line[(ev_name_len + 1).min(len)..len],
+            };
+            self.stats.events += 1;
+            if !f(info, Record::Event(event))? {
+                return Ok(false);
+            }
+        }
+        self.stats.lines += reader.records();
+        Ok(true)
+    }
+}
+
+/// Splits a record's argument bytes by the spec's argument kinds; `None`
+/// unless they consume the bytes exactly.
+fn split_args<'a>(
+    strings: &[bool],
+    bytes: &'a [u8],
+    be: bool,
+    out: &mut [crate::format::RawArg<'a>; 16],
+) -> Option<usize> {
+    use crate::format::RawArg;
+    use crate::simple::{read_u32, read_u64};
+    if strings.len() > out.len() {
+        return None;
+    }
+    let mut p = 0usize;
+    for (i, &is_str) in strings.iter().enumerate() {
+        if is_str {
+            let len = read_u32(bytes.get(p..p + 4)?, be) as usize;
+            p += 4;
+            out[i] = RawArg::Bytes(bytes.get(p..p.checked_add(len)?)?);
+            p += len;
+        } else {
+            out[i] = RawArg::Word(read_u64(bytes.get(p..p + 8)?, be));
+            p += 8;
+        }
+    }
+    (p == bytes.len()).then_some(strings.len())
 }
 
 #[cfg(test)]

@@ -112,6 +112,11 @@ pub struct Args {
     #[arg(short = 'H', long)]
     pub with_filename: bool,
 
+    /// With raw/log output of a binary simple trace, start each line with
+    /// `PID@SEC.USEC:` as QEMU's log backend does with `-msg timestamp=on`.
+    #[arg(long)]
+    pub prefix: bool,
+
     /// Replace host pointers, thread ids and timestamps with stable tokens
     /// (p1, p2, ...; tid1, ...; T) so two runs can be compared with diff.
     #[arg(long)]
@@ -133,8 +138,11 @@ impl ToolArgs for Args {
 /// What to print for each selected event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputKind {
-    /// The original lines, byte for byte.
+    /// The original lines, byte for byte (binary simple traces: rendered as
+    /// QEMU's log backend prints them).
     Raw,
+    /// The same as raw: events as QEMU's log backend prints them.
+    Log,
     /// `key=value` text.
     Text,
     /// CSV with a header row.

@@ -217,7 +217,8 @@ fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
             "--keep-other works with raw and text output only",
         ));
     }
-    let structured = args.output != OutputKind::Raw && !args.count && !args.stats;
+    let structured =
+        !matches!(args.output, OutputKind::Raw | OutputKind::Log) && !args.count && !args.stats;
     let needs_decode = !conds.is_empty() || structured || args.normalize;
     Ok(Config {
         selection,
@@ -514,9 +515,18 @@ impl<'r> State<'r> {
             return Ok(());
         }
         match self.args.output {
-            OutputKind::Raw => {
+            OutputKind::Raw | OutputKind::Log => {
                 if self.args.with_filename {
                     out.write_all(input.as_bytes())?;
+                    out.write_all(b":")?;
+                }
+                if self.args.prefix
+                    && !self.args.normalize
+                    && ev.prefix.kind == PrefixKind::Simple
+                    && let (Some(tid), Some(time)) = (ev.prefix.tid, ev.prefix.time)
+                {
+                    write!(out, "{tid}@")?;
+                    out.write_all(time)?;
                     out.write_all(b":")?;
                 }
                 if self.args.normalize {
@@ -823,7 +833,7 @@ impl<'r> State<'r> {
         if self.args.count || self.args.stats {
             return self.print_counts(out);
         }
-        if self.args.output != OutputKind::Raw {
+        if !matches!(self.args.output, OutputKind::Raw | OutputKind::Log) {
             let w = match self.writer.take() {
                 Some(w) => w,
                 None => {

@@ -1,0 +1,457 @@
+//! Reading QEMU's binary "simple" trace backend files (format version 4,
+//! QEMU 2.8 and later).
+//!
+//! Layout (host byte order, no padding): a 24-byte header (`u64` all-ones,
+//! `u64` magic `0xf2b177cb0aa429b4`, `u64` version), then records, each led by
+//! a `u64` type: 0 = mapping (`u64` id, `u32` name length, name bytes),
+//! 1 = event (`u64` id, `u64` timestamp in ns from a monotonic clock, `u32`
+//! record length counted from the id, `u32` pid, then the arguments). Integer
+//! arguments are `u64` words (signed types sign-extended); strings are a
+//! `u32` length and at most 512 bytes (a NULL pointer is written as length 0).
+//! Mapping records may appear anywhere; ids come only from them. A record
+//! with id `0xfffffffffffffffe` reports events QEMU dropped (one `u64` count).
+//!
+//! The byte order is taken from the magic, so a file from a host of the other
+//! endianness reads too. Version 3 files (QEMU 2.1–2.7: no record types, no
+//! mappings) are recognised and reported as unsupported.
+
+use std::io::{self, Read};
+
+use rustc_hash::FxHashMap;
+
+/// The header magic.
+pub const MAGIC: u64 = 0xf2b1_77cb_0aa4_29b4;
+/// The event id of a dropped-events record.
+pub const DROPPED_ID: u64 = 0xffff_ffff_ffff_fffe;
+/// No sane record is longer than this (10 arguments of at most 516 bytes).
+const MAX_RECORD: u64 = 1 << 20;
+/// Event names longer than this are corrupt.
+const MAX_NAME: u32 = 4096;
+
+/// One record of a simple trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimpleRecord<'a> {
+    /// An event.
+    Event {
+        /// The event's name (from the mapping records), `None` if no mapping
+        /// named its id.
+        name: Option<&'a [u8]>,
+        /// The raw id.
+        id: u64,
+        /// Nanoseconds on QEMU's monotonic clock.
+        timestamp_ns: u64,
+        /// QEMU's process id.
+        pid: u32,
+        /// The argument bytes.
+        args: &'a [u8],
+    },
+    /// QEMU dropped events because its trace buffer was full.
+    Dropped {
+        /// When the record was written (not when the events were lost).
+        timestamp_ns: u64,
+        /// QEMU's process id.
+        pid: u32,
+        /// How many events were lost.
+        count: u64,
+    },
+}
+
+/// What went wrong reading a simple trace; the records before it were good.
+#[derive(Debug)]
+pub enum SimpleError {
+    /// An I/O error.
+    Io(io::Error),
+    /// The file ends inside a record.
+    Truncated {
+        /// Byte offset where the incomplete record starts.
+        offset: u64,
+        /// The number the record would have had (1-based).
+        record: u64,
+    },
+    /// The bytes make no sense as a record.
+    Corrupt {
+        /// Byte offset of the record.
+        offset: u64,
+        /// What was wrong.
+        what: String,
+    },
+}
+
+impl std::fmt::Display for SimpleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimpleError::Io(e) => write!(f, "{e}"),
+            SimpleError::Truncated { offset, record } => write!(
+                f,
+                "the file ends inside record {record} (byte offset {offset}): it was cut short \
+                 (QEMU killed?); the records before it were decoded"
+            ),
+            SimpleError::Corrupt { offset, what } => {
+                write!(f, "byte offset {offset}: {what}; reading stopped here")
+            }
+        }
+    }
+}
+
+/// Reads records from a simple trace stream.
+#[derive(Debug)]
+pub struct SimpleReader<R> {
+    rdr: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    big_endian: bool,
+    /// Bytes consumed before `buf[start]`.
+    offset: u64,
+    records: u64,
+    names: FxHashMap<u64, Box<[u8]>>,
+}
+
+impl<R: Read> SimpleReader<R> {
+    /// Reads and checks the header.
+    pub fn new(rdr: R) -> Result<Self, SimpleError> {
+        let mut r = SimpleReader {
+            rdr,
+            buf: vec![0; 64 << 10],
+            start: 0,
+            end: 0,
+            eof: false,
+            big_endian: false,
+            offset: 0,
+            records: 0,
+            names: FxHashMap::default(),
+        };
+        if !r.ensure(24)? {
+            return Err(SimpleError::Corrupt {
+                offset: 0,
+                what: "too short for a simple-trace header".into(),
+            });
+        }
+        let h = &r.buf[r.start..r.start + 24];
+        let magic_le = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+        let magic_be = u64::from_be_bytes(h[8..16].try_into().expect("8 bytes"));
+        r.big_endian = if magic_le == MAGIC {
+            false
+        } else if magic_be == MAGIC {
+            true
+        } else {
+            return Err(SimpleError::Corrupt {
+                offset: 8,
+                what: "not a simple-trace file (bad magic)".into(),
+            });
+        };
+        let version = r.u64_at(r.start + 16);
+        if version != 4 {
+            return Err(SimpleError::Corrupt {
+                offset: 16,
+                what: format!(
+                    "simple-trace format version {version} is not supported (only version 4, QEMU 2.8 and later)"
+                ),
+            });
+        }
+        r.consume(24);
+        Ok(r)
+    }
+
+    /// True when the file's integers are big-endian.
+    pub fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+
+    /// Event records read so far (including dropped-events records).
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Byte offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next event or dropped-events record (mapping records are taken in
+    /// on the way), or `None` at a clean end of file.
+    pub fn next_record(&mut self) -> Result<Option<SimpleRecord<'_>>, SimpleError> {
+        loop {
+            let rec_offset = self.offset;
+            if !self.ensure(8)? {
+                if self.end > self.start {
+                    return Err(self.truncated(rec_offset));
+                }
+                return Ok(None);
+            }
+            let kind = self.u64_at(self.start);
+            match kind {
+                0 => {
+                    if !self.ensure(20)? {
+                        return Err(self.truncated(rec_offset));
+                    }
+                    let id = self.u64_at(self.start + 8);
+                    let len = self.u32_at(self.start + 16);
+                    if len > MAX_NAME {
+                        return Err(SimpleError::Corrupt {
+                            offset: rec_offset,
+                            what: format!("mapping record with a name of {len} bytes"),
+                        });
+                    }
+                    let total = 20 + len as usize;
+                    if !self.ensure(total)? {
+                        return Err(self.truncated(rec_offset));
+                    }
+                    let name: Box<[u8]> = self.buf[self.start + 20..self.start + total].into();
+                    self.names.insert(id, name);
+                    self.consume(total);
+                }
+                1 => {
+                    if !self.ensure(8 + 24)? {
+                        return Err(self.truncated(rec_offset));
+                    }
+                    let id = self.u64_at(self.start + 8);
+                    let timestamp_ns = self.u64_at(self.start + 16);
+                    let length = u64::from(self.u32_at(self.start + 24));
+                    let pid = self.u32_at(self.start + 28);
+                    if !(24..=MAX_RECORD).contains(&length) {
+                        return Err(SimpleError::Corrupt {
+                            offset: rec_offset,
+                            what: format!("event record with length {length}"),
+                        });
+                    }
+                    let total = 8 + length as usize;
+                    if !self.ensure(total)? {
+                        return Err(self.truncated(rec_offset));
+                    }
+                    self.records += 1;
+                    let s = self.start;
+                    self.consume(total);
+                    let args = &self.buf[s + 32..s + total];
+                    if id == DROPPED_ID {
+                        let count = if args.len() >= 8 {
+                            read_u64(args, self.big_endian)
+                        } else {
+                            0
+                        };
+                        return Ok(Some(SimpleRecord::Dropped {
+                            timestamp_ns,
+                            pid,
+                            count,
+                        }));
+                    }
+                    let name = self.names.get(&id).map(|n| &**n);
+                    return Ok(Some(SimpleRecord::Event {
+                        name,
+                        id,
+                        timestamp_ns,
+                        pid,
+                        args,
+                    }));
+                }
+                other => {
+                    return Err(SimpleError::Corrupt {
+                        offset: rec_offset,
+                        what: format!("unknown record type {other}"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn truncated(&self, offset: u64) -> SimpleError {
+        SimpleError::Truncated {
+            offset,
+            record: self.records + 1,
+        }
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        read_u64(&self.buf[at..at + 8], self.big_endian)
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        let b: [u8; 4] = self.buf[at..at + 4].try_into().expect("4 bytes");
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Makes `n` bytes available at `start`; false at end of file.
+    fn ensure(&mut self, n: usize) -> Result<bool, SimpleError> {
+        while self.end - self.start < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.buf.len() < n {
+                self.buf.resize(n.next_power_of_two(), 0);
+            }
+            match self.rdr.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SimpleError::Io(e)),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A `u64` from 8 bytes in the file's byte order.
+pub fn read_u64(b: &[u8], big_endian: bool) -> u64 {
+    let a: [u8; 8] = b[..8].try_into().expect("8 bytes");
+    if big_endian {
+        u64::from_be_bytes(a)
+    } else {
+        u64::from_le_bytes(a)
+    }
+}
+
+/// A `u32` from 4 bytes in the file's byte order.
+pub fn read_u32(b: &[u8], big_endian: bool) -> u32 {
+    let a: [u8; 4] = b[..4].try_into().expect("4 bytes");
+    if big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+/// True for argument types the simple backend writes as strings.
+pub fn is_string_type(ty: &str) -> bool {
+    (ty.starts_with("const char") || ty.starts_with("char")) && ty.matches('*').count() == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Vec<u8> {
+        let mut v = u64::MAX.to_le_bytes().to_vec();
+        v.extend(MAGIC.to_le_bytes());
+        v.extend(4u64.to_le_bytes());
+        v
+    }
+
+    fn mapping(id: u64, name: &str) -> Vec<u8> {
+        let mut v = 0u64.to_le_bytes().to_vec();
+        v.extend(id.to_le_bytes());
+        v.extend((name.len() as u32).to_le_bytes());
+        v.extend(name.as_bytes());
+        v
+    }
+
+    fn event(id: u64, ts: u64, args: &[u8]) -> Vec<u8> {
+        let mut v = 1u64.to_le_bytes().to_vec();
+        v.extend(id.to_le_bytes());
+        v.extend(ts.to_le_bytes());
+        v.extend((24 + args.len() as u32).to_le_bytes());
+        v.extend(77u32.to_le_bytes());
+        v.extend(args);
+        v
+    }
+
+    #[test]
+    fn reads_mappings_events_dropped_and_reports_a_cut() {
+        let mut f = header();
+        f.extend(mapping(5, "ps2_read_data"));
+        f.extend(event(5, 1000, &0x55u64.to_le_bytes()));
+        f.extend(event(DROPPED_ID, 2000, &42u64.to_le_bytes()));
+        f.extend(mapping(9, "late_group_event"));
+        f.extend(event(9, 3000, &[]));
+        f.extend(event(77, 4000, &[]));
+        let cut = event(5, 5000, &1u64.to_le_bytes());
+        f.extend(&cut[..cut.len() - 3]);
+        let mut r = SimpleReader::new(&f[..]).unwrap();
+        match r.next_record().unwrap().unwrap() {
+            SimpleRecord::Event {
+                name,
+                timestamp_ns,
+                pid,
+                args,
+                ..
+            } => {
+                assert_eq!(name, Some(&b"ps2_read_data"[..]));
+                assert_eq!((timestamp_ns, pid), (1000, 77));
+                assert_eq!(read_u64(args, false), 0x55);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r.next_record().unwrap(),
+            Some(SimpleRecord::Dropped {
+                timestamp_ns: 2000,
+                pid: 77,
+                count: 42
+            })
+        );
+        assert!(matches!(
+            r.next_record().unwrap(),
+            Some(SimpleRecord::Event {
+                name: Some(b"late_group_event"),
+                ..
+            })
+        ));
+        assert!(matches!(
+            r.next_record().unwrap(),
+            Some(SimpleRecord::Event {
+                name: None,
+                id: 77,
+                ..
+            })
+        ));
+        match r.next_record() {
+            Err(SimpleError::Truncated { record, .. }) => assert_eq!(record, 5),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn big_endian_files_read_too() {
+        let mut f = u64::MAX.to_be_bytes().to_vec();
+        f.extend(MAGIC.to_be_bytes());
+        f.extend(4u64.to_be_bytes());
+        f.extend(0u64.to_be_bytes());
+        f.extend(3u64.to_be_bytes());
+        f.extend(1u32.to_be_bytes());
+        f.extend(b"x");
+        let mut r = SimpleReader::new(&f[..]).unwrap();
+        assert!(r.big_endian());
+        assert_eq!(r.next_record().unwrap(), None);
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_a_panic() {
+        let mut f = header();
+        f.extend(7u64.to_le_bytes());
+        let mut r = SimpleReader::new(&f[..]).unwrap();
+        assert!(matches!(r.next_record(), Err(SimpleError::Corrupt { .. })));
+        let mut f = header();
+        f.extend(1u64.to_le_bytes());
+        f.extend([0xff; 40]);
+        let mut r = SimpleReader::new(&f[..]).unwrap();
+        assert!(matches!(r.next_record(), Err(SimpleError::Corrupt { .. })));
+        let mut v3 = u64::MAX.to_le_bytes().to_vec();
+        v3.extend(MAGIC.to_le_bytes());
+        v3.extend(3u64.to_le_bytes());
+        assert!(SimpleReader::new(&v3[..]).is_err());
+    }
+
+    #[test]
+    fn string_types() {
+        assert!(is_string_type("const char *"));
+        assert!(is_string_type("char *"));
+        assert!(!is_string_type("char **"));
+        assert!(!is_string_type("const char"));
+        assert!(!is_string_type("unsigned char *"));
+        assert!(!is_string_type("void *"));
+    }
+}
