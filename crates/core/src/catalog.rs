@@ -566,8 +566,8 @@ fn parse_args(s: &str) -> std::result::Result<Vec<Arg>, String> {
             }
             let (ty, name) = match a.rfind('*') {
                 Some(p) => (a[..=p].trim(), a[p + 1..].trim()),
-                None => match a.rfind(char::is_whitespace) {
-                    Some(p) => (a[..p].trim(), a[p + 1..].trim()),
+                None => match a.rsplit_once(char::is_whitespace) {
+                    Some((ty, name)) => (ty.trim(), name.trim()),
                     None => return Err(format!("argument '{a}' has no type")),
                 },
             };

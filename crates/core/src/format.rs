@@ -93,6 +93,9 @@ pub struct Slot {
     pub null: bool,
 }
 
+/// The most literal and conversion pieces a format may have.
+const MAX_PIECES: usize = 512;
+
 /// The largest number of matching steps spent on one message.
 const STEP_BUDGET: u32 = 20_000;
 
@@ -131,6 +134,14 @@ impl CFormat {
         }
         if !lit.is_empty() {
             pieces.push(Piece::Lit(lit));
+        }
+        // QEMU allows 10 arguments; matching recurses once per piece, so a
+        // bound keeps hostile catalogs from exhausting the stack.
+        if pieces.len() > MAX_PIECES {
+            return Err(format!(
+                "format has {} pieces, more than the {MAX_PIECES} supported",
+                pieces.len()
+            ));
         }
         Ok(CFormat { pieces })
     }

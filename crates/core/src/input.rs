@@ -146,11 +146,9 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
             Encoding::Gzip,
             Box::new(flate2::read::MultiGzDecoder::new(chained)),
         )
-    } else if head.starts_with(&ZSTD_MAGIC) {
-        let chained = io::Cursor::new(head).chain(raw);
-        let dec = ruzstd::decoding::StreamingDecoder::new(chained)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
-        (Encoding::Zstd, Box::new(ZstdFrames::new(dec)))
+    } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(&head) {
+        let chained: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(raw));
+        (Encoding::Zstd, Box::new(ZstdFrames::Between(chained)))
     } else if is_simple_trace(&head) {
         (
             Encoding::SimpleTrace,
@@ -160,13 +158,31 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
         (Encoding::Plain, Box::new(io::Cursor::new(head).chain(raw)))
     };
     if matches!(encoding, Encoding::Gzip | Encoding::Zstd) {
-        // A compressed simple trace: look at the decompressed header too.
+        // A compressed simple trace: look at the decompressed header too. A
+        // decoding error here is kept for the first read that reaches it, so
+        // the lines before it still come out.
         let mut reader = reader;
         let mut inner = [0u8; 16];
-        let n = read_head(&mut *reader, &mut inner)?;
+        let mut n = 0;
+        let mut pending = None;
+        while n < inner.len() {
+            match reader.read(&mut inner[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    pending = Some(e);
+                    break;
+                }
+            }
+        }
         let inner = inner[..n].to_vec();
-        let simple = is_simple_trace(&inner);
-        let reader: Box<dyn Read> = Box::new(io::Cursor::new(inner).chain(reader));
+        let simple = pending.is_none() && is_simple_trace(&inner);
+        let reader: Box<dyn Read> = Box::new(HeadThen {
+            head: io::Cursor::new(inner),
+            pending,
+            rest: reader,
+        });
         let encoding = if simple {
             Encoding::SimpleTrace
         } else {
@@ -177,57 +193,99 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
     Ok(Opened { reader, encoding })
 }
 
-type ZstdDecoder = ruzstd::decoding::StreamingDecoder<
-    io::Chain<io::Cursor<Vec<u8>>, Box<dyn Read>>,
-    ruzstd::decoding::FrameDecoder,
->;
-
-/// Reads every frame of a (possibly multi-frame) zstd stream and turns decoder
-/// errors into `InvalidData` I/O errors that name the format.
-struct ZstdFrames {
-    dec: ZstdDecoder,
+/// Bytes already read, then an error met while reading them (if any), then
+/// the rest of the stream.
+struct HeadThen {
+    head: io::Cursor<Vec<u8>>,
+    pending: Option<io::Error>,
+    rest: Box<dyn Read>,
 }
 
-impl ZstdFrames {
-    fn new(dec: ZstdDecoder) -> Self {
-        ZstdFrames { dec }
+impl Read for HeadThen {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        self.rest.read(buf)
     }
+}
+
+type ZstdDecoder =
+    ruzstd::decoding::StreamingDecoder<Box<dyn Read>, ruzstd::decoding::FrameDecoder>;
+
+/// True for the magic of a zstd skippable frame (`0x184D2A50`–`0x184D2A5F`,
+/// little-endian), which carries no data (pzstd writes one before each frame).
+fn is_skippable(m: &[u8]) -> bool {
+    m.len() >= 4 && m[0] & 0xf0 == 0x50 && m[1..4] == [0x2a, 0x4d, 0x18]
+}
+
+fn zstd_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}"))
+}
+
+/// Reads every frame of a multi-frame zstd stream, skipping skippable frames,
+/// and turns decoder errors into `InvalidData` I/O errors that name the format.
+enum ZstdFrames {
+    /// At a frame boundary.
+    Between(Box<dyn Read>),
+    /// Inside a frame.
+    In(Box<ZstdDecoder>),
+    /// After the last frame (or a failed one).
+    Done,
 }
 
 impl Read for ZstdFrames {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         loop {
-            let n = self
-                .dec
-                .read(buf)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
+            match std::mem::replace(self, ZstdFrames::Done) {
+                ZstdFrames::Done => return Ok(0),
+                ZstdFrames::In(mut dec) => {
+                    let n = dec.read(buf).map_err(zstd_error)?;
+                    if n > 0 {
+                        *self = ZstdFrames::In(dec);
+                        return Ok(n);
+                    }
+                    *self = ZstdFrames::Between(dec.into_inner());
+                }
+                ZstdFrames::Between(mut r) => {
+                    let mut magic = [0u8; 4];
+                    let k = read_head(&mut *r, &mut magic)?;
+                    if k == 0 {
+                        return Ok(0);
+                    }
+                    if k < 4 {
+                        return Err(zstd_error("trailing bytes after the last frame"));
+                    }
+                    if is_skippable(&magic) {
+                        let mut len = [0u8; 4];
+                        if read_head(&mut *r, &mut len)? < 4 {
+                            return Err(zstd_error("skippable frame cut short"));
+                        }
+                        let len = u64::from(u32::from_le_bytes(len));
+                        if io::copy(&mut (&mut r).take(len), &mut io::sink())? < len {
+                            return Err(zstd_error("skippable frame cut short"));
+                        }
+                        *self = ZstdFrames::Between(r);
+                        continue;
+                    }
+                    if magic != ZSTD_MAGIC {
+                        return Err(zstd_error("trailing bytes after the last frame"));
+                    }
+                    let chained: Box<dyn Read> = Box::new(io::Cursor::new(magic.to_vec()).chain(r));
+                    let dec =
+                        ruzstd::decoding::StreamingDecoder::new(chained).map_err(zstd_error)?;
+                    *self = ZstdFrames::In(Box::new(dec));
+                }
             }
-            // End of one frame: continue with the next one, if any.
-            let inner = self.dec.get_mut();
-            let mut probe = [0u8; 4];
-            let k = read_head(inner, &mut probe)?;
-            if k == 0 {
-                return Ok(0);
-            }
-            if probe[..k] != ZSTD_MAGIC[..k.min(4)] || k < 4 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "zstd: trailing bytes after the last frame",
-                ));
-            }
-            let rest = std::mem::replace(inner, io::Cursor::new(Vec::new()).chain(empty_box()));
-            let (_, tail) = rest.into_inner();
-            let chained = io::Cursor::new(probe.to_vec()).chain(tail);
-            self.dec = ruzstd::decoding::StreamingDecoder::new(chained)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
         }
     }
-}
-
-fn empty_box() -> Box<dyn Read> {
-    Box::new(io::empty())
 }
 
 #[cfg(test)]

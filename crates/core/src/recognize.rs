@@ -174,6 +174,15 @@ fn iso_to_nanos(t: &[u8]) -> Option<i64> {
         }
         parse_u64(s).map(|v| v as i64)
     };
+    let sep_ok = t.len() >= 19
+        && t[4] == b'-'
+        && t[7] == b'-'
+        && (t[10] == b'T' || t[10] == b' ')
+        && t[13] == b':'
+        && t[16] == b':';
+    if !sep_ok {
+        return None;
+    }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
@@ -197,12 +206,13 @@ fn iso_to_nanos(t: &[u8]) -> Option<i64> {
     let offset_secs = match rest {
         b"Z" => 0,
         [sign @ (b'+' | b'-'), hh1, hh2, tail @ ..] => {
-            let hh = i64::from(hh1.wrapping_sub(b'0')) * 10 + i64::from(hh2.wrapping_sub(b'0'));
-            let tail = tail.strip_prefix(b":").unwrap_or(tail);
+            let two = |a: u8, b: u8| -> Option<i64> {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+            };
+            let hh = two(*hh1, *hh2)?;
             let mm = match tail {
-                [m1, m2] => {
-                    i64::from(m1.wrapping_sub(b'0')) * 10 + i64::from(m2.wrapping_sub(b'0'))
-                }
+                [b':', m1, m2] | [m1, m2] => two(*m1, *m2)?,
                 [] => 0,
                 _ => return None,
             };

@@ -114,6 +114,9 @@ pub struct ScanOptions {
     /// When set, only lines containing this needle are looked at (the others
     /// are neither events nor other lines). A speed-up for selections by name.
     pub prefilter: Option<Vec<u8>>,
+    /// The tool looks only at event names and prefixes (counting): records
+    /// of binary traces are not rendered, their message is left empty.
+    pub names_only: bool,
 }
 
 impl Default for ScanOptions {
@@ -121,6 +124,7 @@ impl Default for ScanOptions {
         ScanOptions {
             max_line: DEFAULT_MAX_LINE,
             prefilter: None,
+            names_only: false,
         }
     }
 }
@@ -327,6 +331,9 @@ impl Scanner<'_> {
         let mut chosen: FxHashMap<u64, u32> = FxHashMap::default();
         let mut warned: FxHashSet<u64> = FxHashSet::default();
         let be = reader.big_endian();
+        let names_only = self.opts.names_only;
+        let mut last_secs = 0u64;
+        let mut secs_text: Vec<u8> = Vec::with_capacity(24);
         loop {
             let number = reader.records() + 1;
             let rec = match reader.next_record() {
@@ -398,7 +405,8 @@ impl Scanner<'_> {
                     };
                     // The spec that fitted this id before is tried alone first;
                     // the name is looked up only when it does not fit.
-                    let mut rendered = preferred.is_some_and(|idx| try_spec(idx, &mut line));
+                    let mut rendered =
+                        names_only || preferred.is_some_and(|idx| try_spec(idx, &mut line));
                     if !rendered {
                         for &idx in catalog.spec_indices(ev_name) {
                             if Some(idx) != preferred && try_spec(idx, &mut line) {
@@ -426,8 +434,15 @@ impl Scanner<'_> {
                     (ev_name.len(), Some(pid), timestamp_ns)
                 }
             };
-            crate::write::push_u64(&mut time, ts / 1_000_000_000);
-            time.push(b'.');
+            // The seconds change rarely from one record to the next.
+            let secs = ts / 1_000_000_000;
+            if secs != last_secs || secs_text.is_empty() {
+                last_secs = secs;
+                secs_text.clear();
+                crate::write::push_u64(&mut secs_text, secs);
+                secs_text.push(b'.');
+            }
+            time.extend_from_slice(&secs_text);
             let us = (ts % 1_000_000_000) / 1000;
             let us_text = [
                 b'0' + (us / 100_000) as u8,

@@ -288,6 +288,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     if !args.invert && !args.keep_other && !needs_first_time {
         opts.prefilter = cfg.selection.required_literal();
     }
+    opts.names_only = (args.count || args.stats) && cfg.conds.is_empty();
     let mut scanner = Scanner::new(&catalog, opts);
 
     let mut state = State::new(args, &cfg, &catalog, env.line_buffered);
@@ -346,6 +347,7 @@ struct State<'r> {
     /// The slot of the current event's name in `counts`, if cached.
     current_slot: Option<u32>,
     needs_time: bool,
+    select_all: bool,
     writer: Option<RecordWriter<Spool>>,
     spool: Spool,
     plan: Option<Plan>,
@@ -373,6 +375,7 @@ impl<'r> State<'r> {
             overflow_counts: FxHashMap::default(),
             current_slot: None,
             needs_time: args.stats || args.relative || cfg.since.is_some() || cfg.until.is_some(),
+            select_all: cfg.selection.is_everything(),
             writer: None,
             spool: Spool::default(),
             plan: None,
@@ -428,7 +431,12 @@ impl<'r> State<'r> {
             self.first_seen = true;
             self.first_time = t;
         }
-        let mut keep = self.name_selected(ev.name);
+        // Selecting everything needs no per-name lookup unless names are counted.
+        let mut keep = if self.select_all && !self.args.count && !self.args.stats {
+            true
+        } else {
+            self.name_selected(ev.name)
+        };
         if !keep && !self.args.invert {
             return Ok(());
         }
