@@ -73,7 +73,7 @@ impl InputArgs {
     }
 
     /// Loads the catalogs these arguments ask for and reports catalog warnings.
-    pub fn catalog(&self, diag: &mut Diag) -> Result<Catalog> {
+    pub fn catalog(&self, diag: &Diag) -> Result<Catalog> {
         let cat = Catalog::load(&CatalogOptions {
             files: self.trace_events.clone(),
             env: true,

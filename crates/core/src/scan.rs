@@ -13,6 +13,7 @@
 //! contains an underscore and is followed by a space (QEMU event names always
 //! contain one; an English word at the start of an error message does not).
 
+use std::cell::Cell;
 use std::io::Write;
 
 use memchr::memmem::Finder;
@@ -56,11 +57,14 @@ impl<'a> Record<'a> {
 }
 
 /// Where diagnostics go, and how many errors there were.
+///
+/// Methods take `&self` (the counters are cells) so that a tool's scanning
+/// callback can report problems while the scanner holds the same `Diag`.
 #[derive(Debug)]
 pub struct Diag {
     tool: &'static str,
-    errors: u64,
-    warnings: u64,
+    errors: Cell<u64>,
+    warnings: Cell<u64>,
 }
 
 impl Diag {
@@ -68,8 +72,8 @@ impl Diag {
     pub fn new(tool: &'static str) -> Self {
         Diag {
             tool,
-            errors: 0,
-            warnings: 0,
+            errors: Cell::new(0),
+            warnings: Cell::new(0),
         }
     }
 
@@ -79,14 +83,14 @@ impl Diag {
     }
 
     /// Reports an error (the run goes on; the final status will be 2).
-    pub fn error(&mut self, e: &Error) {
-        self.errors += 1;
+    pub fn error(&self, e: &Error) {
+        self.errors.set(self.errors.get() + 1);
         let _ = writeln!(std::io::stderr().lock(), "{}: {e}", self.tool);
     }
 
     /// Reports a warning (the final status is not changed).
-    pub fn warn(&mut self, msg: impl std::fmt::Display) {
-        self.warnings += 1;
+    pub fn warn(&self, msg: impl std::fmt::Display) {
+        self.warnings.set(self.warnings.get() + 1);
         let _ = writeln!(std::io::stderr().lock(), "{}: warning: {msg}", self.tool);
     }
 
@@ -95,14 +99,19 @@ impl Diag {
         let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.tool);
     }
 
+    /// Counts an error without printing it (for problems summarised later).
+    pub fn count_error(&self) {
+        self.errors.set(self.errors.get() + 1);
+    }
+
     /// Errors reported so far.
     pub fn errors(&self) -> u64 {
-        self.errors
+        self.errors.get()
     }
 
     /// Warnings reported so far.
     pub fn warnings(&self) -> u64 {
-        self.warnings
+        self.warnings.get()
     }
 }
 
@@ -212,7 +221,7 @@ impl<'c> Scanner<'c> {
     /// Scans every input in order. Unreadable inputs and bad lines are
     /// reported to `diag` and skipped. Returns `false` when the callback asked
     /// to stop.
-    pub fn scan_all<F>(&mut self, inputs: &[Input], diag: &mut Diag, mut f: F) -> Result<Flow>
+    pub fn scan_all<F>(&mut self, inputs: &[Input], diag: &Diag, mut f: F) -> Result<Flow>
     where
         F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
     {
@@ -229,7 +238,7 @@ impl<'c> Scanner<'c> {
         &mut self,
         input: &Input,
         index: usize,
-        diag: &mut Diag,
+        diag: &Diag,
         f: &mut F,
     ) -> Result<Flow>
     where
@@ -302,7 +311,7 @@ impl Scanner<'_> {
         name: &str,
         index: usize,
         rdr: Box<dyn std::io::Read>,
-        diag: &mut Diag,
+        diag: &Diag,
         f: &mut F,
     ) -> Result<Flow>
     where

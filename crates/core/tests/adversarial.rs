@@ -123,13 +123,13 @@ fn scratch_dir(test: &str) -> PathBuf {
 fn scan_file(path: &Path, opts: ScanOptions) -> (ScanStats, u64, Vec<Vec<u8>>) {
     let catalog = Catalog::builtin();
     let mut scanner = Scanner::new(&catalog, opts);
-    let mut diag = Diag::new("adversarial");
+    let diag = Diag::new("adversarial");
     let mut seen = Vec::new();
     let go_on = scanner
         .scan_one(
             &Input::Path(path.to_path_buf()),
             0,
-            &mut diag,
+            &diag,
             &mut |_, rec: Record<'_>| {
                 seen.push(rec.line().bytes.to_vec());
                 Ok(true)

@@ -285,11 +285,11 @@ fn run(rel: &str, qemu: Qemu, scan_catalog: &Catalog, decoders: &[(&str, &Catalo
     let oracle = oracle_lines(&text);
     let mut out = Outcome::default();
     let mut scanner = Scanner::new(scan_catalog, ScanOptions::default());
-    let mut diag = Diag::new("real_traces");
+    let diag = Diag::new("real_traces");
     let mut scratch = Vec::new();
     let input = Input::Path(data(rel));
     scanner
-        .scan_one(&input, 0, &mut diag, &mut |_, rec: Record<'_>| {
+        .scan_one(&input, 0, &diag, &mut |_, rec: Record<'_>| {
             let line: Line<'_> = *rec.line();
             let Some(want) = oracle.get((line.number - 1) as usize) else {
                 out.problem(format!(
