@@ -13,6 +13,9 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+/// A byte stream that can be read on another thread (see [`crate::prefetch`]).
+pub type Stream = Box<dyn Read + Send>;
+
 /// One input named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -63,7 +66,7 @@ impl Input {
             input: self.display(),
             source,
         };
-        let raw: Box<dyn Read> = match self {
+        let raw: Stream = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => {
                 let f = File::open(p).map_err(wrap)?;
@@ -94,7 +97,7 @@ pub enum Encoding {
 /// An opened input: a byte stream plus what it was detected to be.
 pub struct Opened {
     /// The (decompressed) bytes.
-    pub reader: Box<dyn Read>,
+    pub reader: Stream,
     /// How the stream was encoded.
     pub encoding: Encoding,
 }
@@ -136,18 +139,18 @@ fn is_simple_trace(head: &[u8]) -> bool {
 
 /// Detects the encoding of a stream from its first bytes and returns a reader
 /// of its decoded bytes. Nested compression (a gzip of a zstd) is not unwrapped.
-pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
+pub fn open_stream(mut raw: Stream) -> io::Result<Opened> {
     let mut head = [0u8; 16];
     let n = read_head(&mut *raw, &mut head)?;
     let head = head[..n].to_vec();
-    let (encoding, reader): (Encoding, Box<dyn Read>) = if head.starts_with(&GZIP_MAGIC) {
+    let (encoding, reader): (Encoding, Stream) = if head.starts_with(&GZIP_MAGIC) {
         let chained = io::Cursor::new(head).chain(raw);
         (
             Encoding::Gzip,
             Box::new(flate2::read::MultiGzDecoder::new(chained)),
         )
     } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(&head) {
-        let chained: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(raw));
+        let chained: Stream = Box::new(io::Cursor::new(head).chain(raw));
         (Encoding::Zstd, Box::new(ZstdFrames::Between(chained)))
     } else if is_simple_trace(&head) {
         (
@@ -178,7 +181,7 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
         }
         let inner = inner[..n].to_vec();
         let simple = pending.is_none() && is_simple_trace(&inner);
-        let reader: Box<dyn Read> = Box::new(HeadThen {
+        let reader: Stream = Box::new(HeadThen {
             head: io::Cursor::new(inner),
             pending,
             rest: reader,
@@ -198,7 +201,7 @@ pub fn open_stream(mut raw: Box<dyn Read>) -> io::Result<Opened> {
 struct HeadThen {
     head: io::Cursor<Vec<u8>>,
     pending: Option<io::Error>,
-    rest: Box<dyn Read>,
+    rest: Stream,
 }
 
 impl Read for HeadThen {
@@ -214,8 +217,7 @@ impl Read for HeadThen {
     }
 }
 
-type ZstdDecoder =
-    ruzstd::decoding::StreamingDecoder<Box<dyn Read>, ruzstd::decoding::FrameDecoder>;
+type ZstdDecoder = ruzstd::decoding::StreamingDecoder<Stream, ruzstd::decoding::FrameDecoder>;
 
 /// True for the magic of a zstd skippable frame (`0x184D2A50`–`0x184D2A5F`,
 /// little-endian), which carries no data (pzstd writes one before each frame).
@@ -231,7 +233,7 @@ fn zstd_error(e: impl std::fmt::Display) -> io::Error {
 /// and turns decoder errors into `InvalidData` I/O errors that name the format.
 enum ZstdFrames {
     /// At a frame boundary.
-    Between(Box<dyn Read>),
+    Between(Stream),
     /// Inside a frame.
     In(Box<ZstdDecoder>),
     /// After the last frame (or a failed one).
@@ -278,7 +280,7 @@ impl Read for ZstdFrames {
                     if magic != ZSTD_MAGIC {
                         return Err(zstd_error("trailing bytes after the last frame"));
                     }
-                    let chained: Box<dyn Read> = Box::new(io::Cursor::new(magic.to_vec()).chain(r));
+                    let chained: Stream = Box::new(io::Cursor::new(magic.to_vec()).chain(r));
                     let dec =
                         ruzstd::decoding::StreamingDecoder::new(chained).map_err(zstd_error)?;
                     *self = ZstdFrames::In(Box::new(dec));

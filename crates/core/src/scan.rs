@@ -257,7 +257,8 @@ impl<'c> Scanner<'c> {
         }
         let info = InputInfo { name: &name, index };
         let finder = self.opts.prefilter.as_deref().map(Finder::new);
-        let mut reader = LineReader::with_limits(opened.reader, self.opts.max_line, 256 << 10);
+        let source = crate::prefetch::Prefetch::new(opened.reader);
+        let mut reader = LineReader::with_limits(source, self.opts.max_line, 256 << 10);
         let max_line = self.opts.max_line;
         loop {
             let ev = match reader.next_with(finder.as_ref()) {
@@ -310,7 +311,7 @@ impl Scanner<'_> {
         &mut self,
         name: &str,
         index: usize,
-        rdr: Box<dyn std::io::Read>,
+        rdr: crate::input::Stream,
         diag: &Diag,
         f: &mut F,
     ) -> Result<Flow>
