@@ -8,8 +8,8 @@
 //! ([`simple`] reads QEMU's binary trace files into the same events);
 //! [`lines`] splits lines in bounded memory; [`recognize`] finds the prefix and
 //! event name; [`scan`] decides event vs. other line with the [`catalog`],
-//! whose specs are compiled by [`format`] into matchers that recover typed
-//! [`value`]s; [`write`] and [`output`] print the results; [`cli`] wraps a tool
+//! whose specs are compiled by [`format`](mod@format) into matchers that recover typed
+//! [`value`]s; [`write`](mod@write) and [`output`] print the results; [`cli`] wraps a tool
 //! into a well-behaved Unix process.
 //!
 //! ```

@@ -21,9 +21,11 @@ const DEPTH: usize = 4;
 /// A `Read` whose bytes are read ahead by a background thread.
 #[derive(Debug)]
 pub struct Prefetch {
-    rx: Receiver<io::Result<Vec<u8>>>,
+    rx: Receiver<io::Result<(Vec<u8>, usize)>>,
     back: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
+    /// Valid bytes in `cur` (buffers keep their full size: no re-zeroing).
+    len: usize,
     pos: usize,
     done: bool,
     /// Kept only to document ownership; never joined (see `Drop`).
@@ -33,7 +35,7 @@ pub struct Prefetch {
 impl Prefetch {
     /// Starts reading `src` ahead on a new thread.
     pub fn new(mut src: Stream) -> Prefetch {
-        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let (tx, rx) = sync_channel::<io::Result<(Vec<u8>, usize)>>(DEPTH);
         let (back, free) = sync_channel::<Vec<u8>>(DEPTH + 1);
         let thread = std::thread::Builder::new()
             .name("qtrace-read".into())
@@ -51,7 +53,6 @@ impl Prefetch {
                             Err(_) => return, // the consumer is gone
                         },
                     };
-                    buf.resize(CHUNK, 0);
                     // One read per buffer: a live pipe hands on what it has
                     // at once (a file read fills the buffer anyway).
                     let (n, err) = loop {
@@ -61,9 +62,8 @@ impl Prefetch {
                             Err(e) => break (0, Some(e)),
                         }
                     };
-                    buf.truncate(n);
                     let end = n == 0 || err.is_some();
-                    if n > 0 && tx.send(Ok(buf)).is_err() {
+                    if n > 0 && tx.send(Ok((buf, n))).is_err() {
                         return;
                     }
                     if let Some(e) = err {
@@ -71,7 +71,7 @@ impl Prefetch {
                         return;
                     }
                     if end {
-                        let _ = tx.send(Ok(Vec::new()));
+                        let _ = tx.send(Ok((Vec::new(), 0)));
                         return;
                     }
                 }
@@ -81,6 +81,7 @@ impl Prefetch {
             rx,
             back,
             cur: Vec::new(),
+            len: 0,
             pos: 0,
             done: false,
             thread: Some(thread),
@@ -90,7 +91,7 @@ impl Prefetch {
 
 impl Read for Prefetch {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
+        while self.pos == self.len {
             if self.done || out.is_empty() {
                 return Ok(0);
             }
@@ -99,9 +100,13 @@ impl Read for Prefetch {
                 let _ = self.back.try_send(used);
             }
             self.pos = 0;
+            self.len = 0;
             match self.rx.recv() {
-                Ok(Ok(buf)) if buf.is_empty() => self.done = true,
-                Ok(Ok(buf)) => self.cur = buf,
+                Ok(Ok((_, 0))) => self.done = true,
+                Ok(Ok((buf, n))) => {
+                    self.cur = buf;
+                    self.len = n;
+                }
                 Ok(Err(e)) => {
                     self.done = true;
                     return Err(e);
@@ -109,7 +114,7 @@ impl Read for Prefetch {
                 Err(_) => self.done = true,
             }
         }
-        let n = out.len().min(self.cur.len() - self.pos);
+        let n = out.len().min(self.len - self.pos);
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)

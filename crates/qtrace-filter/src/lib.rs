@@ -925,13 +925,12 @@ impl<'r> State<'r> {
             Some(f) => {
                 let mut w = RecordWriter::new(f, cols, Vec::new());
                 for (name, st) in &rows {
-                    let r = rate(st).map(|r| format!("{r:.3}"));
                     w.row(&[
                         Cell::Str(name),
                         Cell::UInt(st.count, Radix::Dec),
                         secs(st.first).map_or(Cell::Null, Cell::Seconds),
                         secs(st.last).map_or(Cell::Null, Cell::Seconds),
-                        r.as_deref().map_or(Cell::Null, |s| Cell::Str(s.as_bytes())),
+                        rate(st).map_or(Cell::Null, |r| Cell::Fixed(r, 3)),
                     ])?;
                 }
                 out.write_all(&w.finish()?)?;

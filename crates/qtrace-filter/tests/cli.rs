@@ -207,7 +207,7 @@ fn counts_and_stats() {
     );
     assert_eq!(
         out,
-        "{\"event\":\"pci_cfg_read\",\"count\":2,\"first\":0.000000,\"last\":1.999999,\"rate\":\"0.500\"}\n"
+        "{\"event\":\"pci_cfg_read\",\"count\":2,\"first\":0.000000,\"last\":1.999999,\"rate\":0.500}\n"
     );
 }
 

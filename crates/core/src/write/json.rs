@@ -134,6 +134,14 @@ fn write_json_value(cell: &Cell<'_>, out: &mut Vec<u8>) {
         }
         Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Cell::Str(s) => write_json_string(s, out),
+        Cell::Json(j) => out.extend_from_slice(j),
+        Cell::Fixed(v, d) => {
+            if v.is_finite() {
+                let _ = write!(out, "{v:.*}", usize::from(d));
+            } else {
+                out.extend_from_slice(b"null");
+            }
+        }
         Cell::Seconds(ns) => push_seconds(out, ns),
     }
 }
@@ -203,6 +211,13 @@ mod tests {
         assert_eq!(js(b"a\"b\\c\n\x01"), r#""a\"b\\c\n\u0001""#);
         assert_eq!(js("é".as_bytes()), "\"é\"");
         assert_eq!(js(b"x\xffy\xe2\x82"), r#""x\udcffy\udce2\udc82""#);
+    }
+
+    #[test]
+    fn json_cells_are_written_as_they_are() {
+        let mut w = JsonlWriter::new(Vec::new(), vec!["bars".into()]);
+        w.row(&[Cell::Json(br#"[{"index":0}]"#)]).unwrap();
+        assert_eq!(w.finish().unwrap(), b"{\"bars\":[{\"index\":0}]}\n");
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub enum Cell<'a> {
     Str(&'a [u8]),
     /// Nanoseconds printed as seconds with 6 decimals (a JSON number).
     Seconds(i64),
+    /// A real number printed with this many decimals (a JSON number; `null`
+    /// when not finite).
+    Fixed(f64, u8),
+    /// A value that is already JSON (a list or object), written as it is in
+    /// JSON output and as text elsewhere. The caller guarantees it is valid.
+    Json(&'a [u8]),
 }
 
 /// The output formats for records.
@@ -142,8 +148,13 @@ pub fn cell_text(cell: &Cell<'_>, buf: &mut Vec<u8>) {
             push_u64(buf, v.unsigned_abs());
         }
         Cell::Bool(b) => buf.extend_from_slice(if b { b"true" } else { b"false" }),
-        Cell::Str(s) => buf.extend_from_slice(s),
+        Cell::Str(s) | Cell::Json(s) => buf.extend_from_slice(s),
         Cell::Seconds(ns) => push_seconds(buf, ns),
+        Cell::Fixed(v, d) => {
+            if v.is_finite() {
+                let _ = write!(buf, "{v:.*}", usize::from(d));
+            }
+        }
     }
 }
 

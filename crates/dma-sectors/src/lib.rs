@@ -1,0 +1,170 @@
+//! dma-sectors: which sectors the guest read and wrote, per disk, from QEMU
+//! block-I/O trace events — blkparse and btt for an emulator log.
+//!
+//! The core turns lines into events and decodes their arguments; this tool's
+//! one decision is how the events of one guest request join into one request
+//! ([`track`]), and how requests are printed or aggregated ([`report`]).
+//!
+//! # Output
+//!
+//! Per request (default), in order of the request's first event:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `time` | the exact timestamp text of the first event (`--relative`: seconds since the first timestamped event); null without timestamps |
+//! | `tid` | its thread id; null without |
+//! | `disk` | `disk0`, `disk1`, ... in order of first appearance, or the `--label` |
+//! | `controller` | `ide`, `ahci`, `virtio`, `nvme`, `scsi` as inferred for the disk; null when unknown |
+//! | `op` | `read` / `write` |
+//! | `sector` | first sector, in `--sector-size` units (byte offset divided, rounded down) |
+//! | `sectors` | sectors touched; null when the length is unknown |
+//! | `offset` | byte offset on the disk |
+//! | `bytes` | bytes moved (the block layer's count when traced, else the controller's); null when unknown |
+//! | `source` | the event that identified the request: the controller's (`ide_dma_cb`, `process_ncq_command`, `virtio_blk_handle_read`, `pci_nvme_write`, `scsi_disk_dma_command_READ`, `ide_sector_read`, ...), else `dma_blk_io`, else `blk_co_preadv`/`blk_co_pwritev` (e.g. QEMU's own read of sector 0 at start-up) |
+//!
+//! Text output is one line per request, like blkparse but labelled:
+//! `TIME TID DISK CONTROLLER R|W SECTOR + SECTORS BYTES SOURCE` (time and
+//! tid only when the trace has them).
+//!
+//! `--extents` (per disk and direction, merged contiguous sector ranges; their
+//! union is exactly the union of the requests' `[sector, sector+sectors)`):
+//! `disk, controller, op, sector, sectors, offset, bytes, requests` (requests
+//! that touched the extent), `depth` (most times one sector of it was
+//! touched).
+//!
+//! `--summary` (per disk): `disk, controller, ptr` (the BlockBackend or device
+//! pointer, a string), `requests, reads, writes, read_bytes, write_bytes,
+//! unknown_length, min_bytes, avg_bytes, max_bytes, sequential` (requests that
+//! started where the disk's previous request ended), `sequential_pct` (of the
+//! requests after the first; a number with 6 decimals), `seeks, seek_min,
+//! seek_avg, seek_max` (distance in sectors from the previous request's end,
+//! over the non-sequential ones), `first_time, last_time, latency_count,
+//! latency_min, latency_avg, latency_max` (seconds with 6 decimals, from the
+//! request's first event to `dma_complete` or `virtio_blk_rw_complete`,
+//! paired in order since pointers are reused; SCSI and PIO requests have no
+//! traced completion). Never-observed values are null/empty.
+//!
+//! `--map` draws each disk as text rows (reads left, writes right), shaded by
+//! how often the most-touched sector of each cell was touched; the disk's size
+//! is not in the trace, so the map spans the highest sector touched.
+//! `--plot FILE.svg` draws sector against time.
+//!
+//! # Units
+//!
+//! IDE, AHCI and virtio-blk count 512-byte sectors; `dma_blk_io` and
+//! `blk_co_*` count bytes (`dma_blk_io` counted sectors up to QEMU 2.6); NVMe
+//! counts namespace blocks (block size = bytes / blocks of the same event);
+//! scsi-disk counts logical blocks of a size no event states: it is learned
+//! from the block-layer event that matches (512 until then). Everything is
+//! converted through bytes to `--sector-size`.
+//!
+//! # Anomalies
+//!
+//! Reported on stderr with input and line, the request still printed:
+//! companion events that disagree (position, length, direction, disk), a
+//! controller event no block-layer event matched in a trace that has them,
+//! a request not aligned to the sector size. A block event whose arguments
+//! cannot be decoded is an error (exit status 2 at the end).
+
+pub mod cli;
+pub mod decode;
+pub mod plot;
+pub mod report;
+pub mod track;
+pub mod warn;
+
+use std::io::Write;
+
+use qtrace_core::cli::{Env, Status};
+use qtrace_core::scan::{Record, Scanner};
+
+pub use cli::Args;
+use report::Report;
+use track::{At, Tracker};
+use warn::{Kind, Warnings};
+
+type Result<T> = qtrace_core::Result<T>;
+
+/// Runs dma-sectors.
+pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Status> {
+    let cfg = cli::resolve(args)?;
+    let catalog = args.input.catalog(env.diag)?;
+    let inputs = args.input.inputs()?;
+    let names: Vec<String> = inputs.iter().map(|i| i.display()).collect();
+    let mut scanner = Scanner::new(&catalog, args.input.scan_options());
+    let mut tracker = Tracker::new(cfg.sector_size, cfg.labels.clone());
+    let mut warn = Warnings::new(env.diag, names);
+    let mut report = Report::new(&cfg, &mut *out, env.line_buffered);
+    let mut scratch = Vec::new();
+    let mut have_origin = false;
+    scanner.scan_all(&inputs, env.diag, |info, rec| {
+        let Record::Event(ev) = rec else {
+            return Ok(true);
+        };
+        let interesting = decode::is_interesting(ev.name);
+        if !interesting && have_origin {
+            return Ok(true);
+        }
+        let time_ns = ev.prefix.time_nanos();
+        if let Some(t) = time_ns
+            && !have_origin
+        {
+            have_origin = true;
+            report.set_origin(t);
+        }
+        if !interesting {
+            return Ok(true);
+        }
+        let line = ev.line.number;
+        let Some(fields) = catalog.decode(ev.name, ev.message, &mut scratch) else {
+            warn.warn(
+                Kind::Unusable,
+                info.index,
+                line,
+                format_args!(
+                    "{}: the arguments match no known format of this event (another QEMU version? try --trace-events with its trace-events-all); line skipped",
+                    String::from_utf8_lossy(ev.name)
+                ),
+            );
+            return Ok(true);
+        };
+        let at = At {
+            input: info.index,
+            line,
+            time: ev.prefix.time,
+            time_ns,
+            tid: ev.prefix.tid,
+        };
+        match decode::observe(ev.name, &fields) {
+            Ok(Some(obs)) => tracker.push(at, obs, &mut warn, &mut report)?,
+            Ok(None) => {}
+            Err(what) => warn.warn(
+                Kind::Unusable,
+                info.index,
+                line,
+                format_args!("{}: {what}; line skipped", String::from_utf8_lossy(ev.name)),
+            ),
+        }
+        Ok(true)
+    })?;
+    tracker.finish(&mut warn, &mut report)?;
+    warn.finish();
+    let requests = report.requests;
+    report.finish(tracker.disks())?;
+    if tracker.skipped_other > 0 {
+        env.diag.note(format_args!(
+            "{} IDE DMA command(s) that are not sector reads or writes (TRIM, ATAPI) were not reported",
+            tracker.skipped_other
+        ));
+    }
+    for (key, name) in tracker.disks().unused_labels() {
+        env.diag.warn(format_args!(
+            "--label {}={name}: no such disk in the trace",
+            match key {
+                cli::LabelKey::Ptr(p) => format!("0x{p:x}"),
+                cli::LabelKey::Name(n) => n.clone(),
+            }
+        ));
+    }
+    Ok(Status::from_found(requests > 0))
+}

@@ -1,0 +1,883 @@
+//! What dma-sectors prints: requests as they are found, or per-disk
+//! aggregates (extents, summaries, the terminal map) at the end.
+//!
+//! Sector columns are in `--sector-size` units: `sector` is the byte offset
+//! divided by it (rounded down), `sectors` the number of sectors the request
+//! touches (so an unaligned request covers every sector it overlaps);
+//! `offset` and `bytes` are exact. Aggregates keep per-disk state only:
+//! counters, and for `--extents`/`--map` a map of request boundaries per
+//! direction (memory grows with the number of distinct boundaries, not with
+//! the trace).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use qtrace_core::value::Radix;
+use qtrace_core::write::{Cell, RecordFormat, RecordWriter, push_seconds};
+
+use crate::cli::{Config, Mode, OutputKind};
+use crate::decode::Op;
+use crate::plot::{Plot, Point};
+use crate::track::{Disks, Request, Sink};
+
+type Result<T> = qtrace_core::Result<T>;
+
+/// Columns of the per-request records.
+pub const REQUEST_COLUMNS: &[&str] = &[
+    "time",
+    "tid",
+    "disk",
+    "controller",
+    "op",
+    "sector",
+    "sectors",
+    "offset",
+    "bytes",
+    "source",
+];
+
+/// Columns of `--extents` records.
+pub const EXTENT_COLUMNS: &[&str] = &[
+    "disk",
+    "controller",
+    "op",
+    "sector",
+    "sectors",
+    "offset",
+    "bytes",
+    "requests",
+    "depth",
+];
+
+/// Columns of `--summary` records.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "disk",
+    "controller",
+    "ptr",
+    "requests",
+    "reads",
+    "writes",
+    "read_bytes",
+    "write_bytes",
+    "unknown_length",
+    "min_bytes",
+    "avg_bytes",
+    "max_bytes",
+    "sequential",
+    "sequential_pct",
+    "seeks",
+    "seek_min",
+    "seek_avg",
+    "seek_max",
+    "first_time",
+    "last_time",
+    "latency_count",
+    "latency_min",
+    "latency_avg",
+    "latency_max",
+];
+
+/// Sectors `[start, end)` of a request, when its length is known.
+pub fn sector_range(offset: u64, bytes: Option<u64>, ss: u64) -> (u64, Option<u64>) {
+    let start = offset / ss;
+    let end = bytes.map(|b| offset.saturating_add(b).div_ceil(ss));
+    (start, end)
+}
+
+/// Boundaries of the requests of one disk and direction: at each sector,
+/// how many requests start and end there.
+type Bounds = BTreeMap<u64, (u64, u64)>;
+
+#[derive(Debug, Default)]
+struct DiskStats {
+    requests: u64,
+    reads: u64,
+    writes: u64,
+    read_bytes: u64,
+    write_bytes: u64,
+    sized: u64,
+    min_bytes: Option<u64>,
+    max_bytes: u64,
+    sum_bytes: u128,
+    unknown_len: u64,
+    prev_end: Option<u64>,
+    followers: u64,
+    sequential: u64,
+    seeks: u64,
+    seek_min: Option<u64>,
+    seek_max: u64,
+    seek_sum: u128,
+    first_time: Option<Box<[u8]>>,
+    first_ns: Option<i64>,
+    last_time: Option<Box<[u8]>>,
+    last_ns: Option<i64>,
+    lat_n: u64,
+    lat_min: Option<i64>,
+    lat_max: i64,
+    lat_sum: i128,
+    bounds: [Bounds; 2],
+    max_end: u64,
+}
+
+impl DiskStats {
+    fn latency(&mut self, ns: i64) {
+        self.lat_n += 1;
+        self.lat_min = Some(self.lat_min.map_or(ns, |m| m.min(ns)));
+        self.lat_max = self.lat_max.max(ns);
+        self.lat_sum += i128::from(ns);
+    }
+}
+
+enum Out<W: Write> {
+    Text(W),
+    Records(RecordWriter<W>),
+}
+
+/// The [`Sink`] that prints and aggregates.
+pub struct Report<'c, W: Write> {
+    cfg: &'c Config,
+    out: Out<W>,
+    line_buffered: bool,
+    stats: Vec<DiskStats>,
+    need_bounds: bool,
+    origin: Option<i64>,
+    columns: Option<(bool, bool)>,
+    plot: Option<Plot>,
+    /// Requests reported.
+    pub requests: u64,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> std::fmt::Debug for Report<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("requests", &self.requests)
+            .finish_non_exhaustive()
+    }
+}
+
+fn record_format(o: OutputKind) -> Option<RecordFormat> {
+    match o {
+        OutputKind::Text => None,
+        OutputKind::Csv => Some(RecordFormat::Csv),
+        OutputKind::Tsv => Some(RecordFormat::Tsv),
+        OutputKind::Jsonl => Some(RecordFormat::Jsonl),
+    }
+}
+
+fn op_index(op: Op) -> usize {
+    match op {
+        Op::Read => 0,
+        Op::Write => 1,
+    }
+}
+
+impl<'c, W: Write> Report<'c, W> {
+    /// A report as `cfg` asks, writing to `out`.
+    pub fn new(cfg: &'c Config, out: W, line_buffered: bool) -> Self {
+        let columns = match cfg.mode {
+            Mode::Requests => REQUEST_COLUMNS,
+            Mode::Extents => EXTENT_COLUMNS,
+            Mode::Summary => SUMMARY_COLUMNS,
+            Mode::Map => &[],
+        };
+        let out = match record_format(cfg.output) {
+            Some(f) if cfg.mode != Mode::Map => Out::Records(RecordWriter::new(
+                f,
+                columns.iter().map(|c| c.to_string()).collect(),
+                out,
+            )),
+            _ => Out::Text(out),
+        };
+        Report {
+            cfg,
+            out,
+            line_buffered,
+            stats: Vec::new(),
+            need_bounds: matches!(cfg.mode, Mode::Extents | Mode::Map),
+            origin: None,
+            columns: None,
+            plot: cfg.plot.as_ref().map(|_| Plot::default()),
+            requests: 0,
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// The time relative times count from (the first timestamped event).
+    pub fn set_origin(&mut self, ns: i64) {
+        if self.origin.is_none() {
+            self.origin = Some(ns);
+        }
+    }
+
+    fn stats_mut(&mut self, disk: usize) -> &mut DiskStats {
+        if self.stats.len() <= disk {
+            self.stats.resize_with(disk + 1, DiskStats::default);
+        }
+        &mut self.stats[disk]
+    }
+
+    fn time_cell<'a>(&self, text: Option<&'a [u8]>, ns: Option<i64>) -> Cell<'a> {
+        time_cell(self.cfg.relative, self.origin, text, ns)
+    }
+
+    fn push_time_text(&mut self, text: Option<&[u8]>, ns: Option<i64>) {
+        let cell = self.time_cell(text, ns);
+        match cell {
+            Cell::Seconds(v) => push_seconds(&mut self.buf, v),
+            Cell::Str(s) => self.buf.extend_from_slice(s),
+            _ => self.buf.push(b'-'),
+        }
+    }
+
+    fn flush_line(&mut self) -> Result<()> {
+        if self.line_buffered {
+            match &mut self.out {
+                Out::Text(w) => w.flush()?,
+                Out::Records(w) => w.flush()?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_request(&mut self, r: &Request, disks: &Disks) -> Result<()> {
+        let ss = self.cfg.sector_size;
+        let (sector, end) = sector_range(r.offset, r.bytes, ss);
+        let sectors = end.map(|e| e - sector);
+        let disk = disks.get(r.disk);
+        let ctrl = r.ctrl.map(|c| c.name());
+        match &mut self.out {
+            Out::Records(_) => {
+                let time = self.time_cell(r.meta.time.as_deref(), r.meta.time_ns);
+                let cells = [
+                    time,
+                    r.meta.tid.map_or(Cell::Null, |t| Cell::UInt(t, Radix::Dec)),
+                    Cell::Str(disk.name.as_bytes()),
+                    ctrl.map_or(Cell::Null, |c| Cell::Str(c.as_bytes())),
+                    r.op.map_or(Cell::Null, |o| Cell::Str(o.name().as_bytes())),
+                    Cell::UInt(sector, Radix::Dec),
+                    sectors.map_or(Cell::Null, |s| Cell::UInt(s, Radix::Dec)),
+                    Cell::UInt(r.offset, Radix::Dec),
+                    r.bytes.map_or(Cell::Null, |b| Cell::UInt(b, Radix::Dec)),
+                    Cell::Str(r.source.as_bytes()),
+                ];
+                if let Out::Records(w) = &mut self.out {
+                    w.row(&cells)?;
+                }
+            }
+            Out::Text(_) => {
+                // The time and tid columns are there when the first request
+                // has them (a trace has a prefix on every line or on none).
+                let (has_time, has_tid) = *self
+                    .columns
+                    .get_or_insert((r.meta.time.is_some(), r.meta.tid.is_some()));
+                self.buf.clear();
+                if has_time {
+                    let start = self.buf.len();
+                    self.push_time_text(r.meta.time.as_deref(), r.meta.time_ns);
+                    pad_to(&mut self.buf, start, 17);
+                    self.buf.push(b' ');
+                }
+                if has_tid {
+                    let t = r.meta.tid.map_or("-".to_string(), |t| t.to_string());
+                    let _ = write!(self.buf, "{t:>7} ");
+                }
+                let _ = write!(
+                    self.buf,
+                    "{:<6} {:<6} {} {:>10} + {:<6} {:>8} {}",
+                    disk.name,
+                    ctrl.unwrap_or("-"),
+                    r.op.map_or('?', Op::letter),
+                    sector,
+                    sectors.map_or("?".to_string(), |s| s.to_string()),
+                    r.bytes.map_or("?".to_string(), |b| b.to_string()),
+                    r.source
+                );
+                self.buf.push(b'\n');
+                if let Out::Text(w) = &mut self.out {
+                    w.write_all(&self.buf)?;
+                }
+            }
+        }
+        self.flush_line()
+    }
+
+    fn account(&mut self, r: &Request) {
+        let ss = self.cfg.sector_size;
+        let need_bounds = self.need_bounds;
+        let (start, end) = sector_range(r.offset, r.bytes, ss);
+        let s = self.stats_mut(r.disk);
+        s.requests += 1;
+        match r.op {
+            Some(Op::Read) => {
+                s.reads += 1;
+                s.read_bytes = s.read_bytes.saturating_add(r.bytes.unwrap_or(0));
+            }
+            Some(Op::Write) => {
+                s.writes += 1;
+                s.write_bytes = s.write_bytes.saturating_add(r.bytes.unwrap_or(0));
+            }
+            None => {}
+        }
+        match r.bytes {
+            Some(b) => {
+                s.sized += 1;
+                s.min_bytes = Some(s.min_bytes.map_or(b, |m| m.min(b)));
+                s.max_bytes = s.max_bytes.max(b);
+                s.sum_bytes += u128::from(b);
+            }
+            None => s.unknown_len += 1,
+        }
+        if let Some(prev) = s.prev_end {
+            s.followers += 1;
+            let dist = start.abs_diff(prev);
+            if dist == 0 {
+                s.sequential += 1;
+            } else {
+                s.seeks += 1;
+                s.seek_min = Some(s.seek_min.map_or(dist, |m| m.min(dist)));
+                s.seek_max = s.seek_max.max(dist);
+                s.seek_sum += u128::from(dist);
+            }
+        }
+        s.prev_end = end;
+        if let Some(ns) = r.meta.time_ns {
+            if s.first_ns.is_none() {
+                s.first_ns = Some(ns);
+                s.first_time = r.meta.time.clone();
+            }
+            s.last_ns = Some(ns);
+            s.last_time = r.meta.time.clone();
+        } else if s.first_time.is_none() && r.meta.time.is_some() {
+            s.first_time = r.meta.time.clone();
+            s.last_time = r.meta.time.clone();
+        } else if r.meta.time.is_some() {
+            s.last_time = r.meta.time.clone();
+        }
+        if let Some(l) = r.latency {
+            s.latency(l);
+        }
+        if let (Some(end), Some(op)) = (end, r.op)
+            && end > start
+        {
+            s.max_end = s.max_end.max(end);
+            if need_bounds {
+                let b = &mut s.bounds[op_index(op)];
+                b.entry(start).or_default().0 += 1;
+                b.entry(end).or_default().1 += 1;
+            }
+        }
+    }
+
+    /// Writes the end-of-run output (extents, summary, map, plot) and
+    /// flushes.
+    pub fn finish(mut self, disks: &Disks) -> Result<W> {
+        match self.cfg.mode {
+            Mode::Requests => {}
+            Mode::Extents => self.write_extents(disks)?,
+            Mode::Summary => self.write_summary(disks)?,
+            Mode::Map => self.write_map(disks)?,
+        }
+        if let (Some(plot), Some((file, path))) = (self.plot.take(), &self.cfg.plot) {
+            plot.write(file, path, disks, self.origin)?;
+        }
+        match self.out {
+            Out::Text(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+            Out::Records(w) => w.finish(),
+        }
+    }
+
+    fn write_extents(&mut self, disks: &Disks) -> Result<()> {
+        let ss = self.cfg.sector_size;
+        let stats = std::mem::take(&mut self.stats);
+        for (i, s) in stats.iter().enumerate() {
+            let disk = disks.get(i);
+            let ctrl = disk.ctrl.map(|c| c.name());
+            for op in [Op::Read, Op::Write] {
+                for e in sweep(&s.bounds[op_index(op)]) {
+                    let sectors = e.end - e.start;
+                    let offset = e.start.saturating_mul(ss);
+                    let bytes = sectors.saturating_mul(ss);
+                    match &mut self.out {
+                        Out::Records(w) => w.row(&[
+                            Cell::Str(disk.name.as_bytes()),
+                            ctrl.map_or(Cell::Null, |c| Cell::Str(c.as_bytes())),
+                            Cell::Str(op.name().as_bytes()),
+                            Cell::UInt(e.start, Radix::Dec),
+                            Cell::UInt(sectors, Radix::Dec),
+                            Cell::UInt(offset, Radix::Dec),
+                            Cell::UInt(bytes, Radix::Dec),
+                            Cell::UInt(e.requests, Radix::Dec),
+                            Cell::UInt(e.depth, Radix::Dec),
+                        ])?,
+                        Out::Text(w) => writeln!(
+                            w,
+                            "{:<6} {:<6} {} {:>10} + {:<6} {:>10} bytes  {:>5} request{}, depth {}",
+                            disk.name,
+                            ctrl.unwrap_or("-"),
+                            op.letter(),
+                            e.start,
+                            sectors,
+                            bytes,
+                            e.requests,
+                            if e.requests == 1 { "" } else { "s" },
+                            e.depth
+                        )?,
+                    }
+                }
+            }
+        }
+        self.stats = stats;
+        Ok(())
+    }
+
+    fn write_summary(&mut self, disks: &Disks) -> Result<()> {
+        let stats = std::mem::take(&mut self.stats);
+        for (i, disk) in disks.list().iter().enumerate() {
+            let empty = DiskStats::default();
+            let s = stats.get(i).unwrap_or(&empty);
+            let avg = (s.sized > 0).then(|| round_div(s.sum_bytes, u128::from(s.sized)));
+            let seek_avg = (s.seeks > 0).then(|| round_div(s.seek_sum, u128::from(s.seeks)));
+            let seq_pct = (s.followers > 0).then(|| {
+                // Fixed point with 6 decimals, as a number (see Cell::Seconds).
+                (u128::from(s.sequential) * 100_000_000_000 / u128::from(s.followers)) as i64
+            });
+            let lat_avg = (s.lat_n > 0).then(|| (s.lat_sum / i128::from(s.lat_n)) as i64);
+            let ctrl = disk.ctrl.map(|c| c.name());
+            let ptr = disk.ptr();
+            match &mut self.out {
+                Out::Records(w) => {
+                    let u = |v: u64| Cell::UInt(v, Radix::Dec);
+                    let ou = |v: Option<u64>| v.map_or(Cell::Null, |v| Cell::UInt(v, Radix::Dec));
+                    let (origin, relative) = (self.origin, self.cfg.relative);
+                    let time = |text, ns| time_cell(relative, origin, text, ns);
+                    w.row(&[
+                        Cell::Str(disk.name.as_bytes()),
+                        ctrl.map_or(Cell::Null, |c| Cell::Str(c.as_bytes())),
+                        ptr.map_or(Cell::Null, Cell::Ptr),
+                        u(s.requests),
+                        u(s.reads),
+                        u(s.writes),
+                        u(s.read_bytes),
+                        u(s.write_bytes),
+                        u(s.unknown_len),
+                        ou(s.min_bytes),
+                        ou(avg),
+                        ou((s.sized > 0).then_some(s.max_bytes)),
+                        u(s.sequential),
+                        seq_pct.map_or(Cell::Null, Cell::Seconds),
+                        u(s.seeks),
+                        ou(s.seek_min),
+                        ou(seek_avg),
+                        ou((s.seeks > 0).then_some(s.seek_max)),
+                        time(s.first_time.as_deref(), s.first_ns),
+                        time(s.last_time.as_deref(), s.last_ns),
+                        u(s.lat_n),
+                        s.lat_min.map_or(Cell::Null, Cell::Seconds),
+                        lat_avg.map_or(Cell::Null, Cell::Seconds),
+                        (s.lat_n > 0)
+                            .then_some(s.lat_max)
+                            .map_or(Cell::Null, Cell::Seconds),
+                    ])?;
+                }
+                Out::Text(_) => {
+                    let mut t = String::new();
+                    use std::fmt::Write as _;
+                    let _ = write!(t, "{}  {}", disk.name, ctrl.unwrap_or("unknown controller"));
+                    if let Some(p) = ptr {
+                        let _ = write!(t, "  0x{p:x}");
+                    }
+                    t.push('\n');
+                    let _ = writeln!(
+                        t,
+                        "  requests    {} ({} reads, {} writes{})",
+                        s.requests,
+                        s.reads,
+                        s.writes,
+                        if s.unknown_len > 0 {
+                            format!(", {} of unknown length", s.unknown_len)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    let _ = writeln!(
+                        t,
+                        "  bytes       {} read ({}), {} written ({})",
+                        s.read_bytes,
+                        human(s.read_bytes),
+                        s.write_bytes,
+                        human(s.write_bytes)
+                    );
+                    if let (Some(min), Some(avg)) = (s.min_bytes, avg) {
+                        let _ = writeln!(
+                            t,
+                            "  size        min {min}, avg {avg}, max {} bytes",
+                            s.max_bytes
+                        );
+                    }
+                    if s.followers > 0 {
+                        let _ = writeln!(
+                            t,
+                            "  sequential  {:.1}% ({} of {} requests started where the previous one ended)",
+                            s.sequential as f64 * 100.0 / s.followers as f64,
+                            s.sequential,
+                            s.followers
+                        );
+                    }
+                    if let (Some(min), Some(avg)) = (s.seek_min, seek_avg) {
+                        let _ = writeln!(
+                            t,
+                            "  seeks       {}: min {min}, avg {avg}, max {} sectors",
+                            s.seeks, s.seek_max
+                        );
+                    }
+                    if s.first_time.is_some() || s.first_ns.is_some() {
+                        self.buf.clear();
+                        self.push_time_text(s.first_time.as_deref(), s.first_ns);
+                        self.buf.extend_from_slice(b", last ");
+                        self.push_time_text(s.last_time.as_deref(), s.last_ns);
+                        let _ = write!(
+                            t,
+                            "  time        first {}",
+                            String::from_utf8_lossy(&self.buf)
+                        );
+                        if let (Some(a), Some(b)) = (s.first_ns, s.last_ns) {
+                            self.buf.clear();
+                            push_seconds(&mut self.buf, b.saturating_sub(a));
+                            let _ = write!(t, " (span {} s)", String::from_utf8_lossy(&self.buf));
+                        }
+                        t.push('\n');
+                    }
+                    if let (Some(min), Some(avg)) = (s.lat_min, lat_avg) {
+                        let sec = |ns: i64| {
+                            let mut b = Vec::new();
+                            push_seconds(&mut b, ns);
+                            String::from_utf8_lossy(&b).into_owned()
+                        };
+                        let _ = writeln!(
+                            t,
+                            "  latency     min {}, avg {}, max {} s ({} paired with a completion)",
+                            sec(min),
+                            sec(avg),
+                            sec(s.lat_max),
+                            s.lat_n
+                        );
+                    } else {
+                        t.push_str("  latency     - (no completion event paired)\n");
+                    }
+                    t.push('\n');
+                    if let Out::Text(w) = &mut self.out {
+                        w.write_all(t.as_bytes())?;
+                    }
+                }
+            }
+        }
+        self.stats = stats;
+        Ok(())
+    }
+
+    fn write_map(&mut self, disks: &Disks) -> Result<()> {
+        const COLS: u64 = 32;
+        const SHADES: [char; 5] = ['·', '░', '▒', '▓', '█'];
+        let stats = std::mem::take(&mut self.stats);
+        let Out::Text(w) = &mut self.out else {
+            return Ok(());
+        };
+        for (i, disk) in disks.list().iter().enumerate() {
+            let Some(s) = stats.get(i).filter(|s| s.max_end > 0) else {
+                writeln!(w, "{}: no request of known length\n", disk.name)?;
+                continue;
+            };
+            let size = s.max_end;
+            let rows_max = u64::from(self.cfg.map_rows);
+            let per_cell = size.div_ceil(rows_max * COLS).max(1);
+            let rows = size.div_ceil(per_cell * COLS).max(1);
+            let ncells = (rows * COLS) as usize;
+            let mut cells = [vec![0u64; ncells], vec![0u64; ncells]];
+            for op in [Op::Read, Op::Write] {
+                let grid = &mut cells[op_index(op)];
+                for run in runs(&s.bounds[op_index(op)]) {
+                    let first = (run.start / per_cell) as usize;
+                    let last = ((run.end - 1) / per_cell) as usize;
+                    for c in grid.iter_mut().take(last + 1).skip(first) {
+                        *c = (*c).max(run.depth);
+                    }
+                }
+            }
+            let shade = |v: u64| match v {
+                0 => SHADES[0],
+                1 => SHADES[1],
+                2..=3 => SHADES[2],
+                4..=15 => SHADES[3],
+                _ => SHADES[4],
+            };
+            let ss = self.cfg.sector_size;
+            writeln!(
+                w,
+                "{} ({}{}): sectors 0-{} touched so far, {} sectors ({}) per row, {} per cell",
+                disk.name,
+                disk.ctrl.map_or("unknown controller", |c| c.name()),
+                disk.ptr().map_or(String::new(), |p| format!(", 0x{p:x}")),
+                size - 1,
+                per_cell * COLS,
+                human(per_cell.saturating_mul(COLS).saturating_mul(ss)),
+                per_cell
+            )?;
+            writeln!(
+                w,
+                "shading: {} untouched  {} once  {} 2-3 times  {} 4-15  {} 16+ (the most-touched sector of the cell)",
+                SHADES[0], SHADES[1], SHADES[2], SHADES[3], SHADES[4]
+            )?;
+            writeln!(w, "{:>12}  {:<32}  writes", "sector", "reads")?;
+            for row in 0..rows as usize {
+                let mut line = format!("{:>12}  ", row as u64 * per_cell * COLS);
+                for grid in &cells {
+                    for c in &grid[row * COLS as usize..(row + 1) * COLS as usize] {
+                        line.push(shade(*c));
+                    }
+                    line.push_str("  ");
+                }
+                writeln!(w, "{}", line.trim_end())?;
+            }
+            writeln!(w)?;
+        }
+        self.stats = stats;
+        Ok(())
+    }
+}
+
+impl<W: Write> Sink for Report<'_, W> {
+    fn request(&mut self, r: &Request, disks: &Disks) -> Result<()> {
+        self.requests += 1;
+        self.account(r);
+        if let Some(p) = &mut self.plot
+            && let (Some(op), Some(b)) = (r.op, r.bytes)
+        {
+            let ss = self.cfg.sector_size;
+            let (start, end) = sector_range(r.offset, Some(b), ss);
+            p.push(Point {
+                disk: r.disk as u32,
+                write: op == Op::Write,
+                time_ns: r.meta.time_ns,
+                seq: self.requests,
+                sector: start,
+                sectors: end.unwrap_or(start) - start,
+            });
+        }
+        if self.cfg.mode == Mode::Requests {
+            self.write_request(r, disks)?;
+        }
+        Ok(())
+    }
+
+    fn latency(&mut self, disk: usize, ns: i64) {
+        self.stats_mut(disk).latency(ns);
+    }
+}
+
+/// A time as printed: the log's text, or seconds since `origin`.
+fn time_cell(
+    relative: bool,
+    origin: Option<i64>,
+    text: Option<&[u8]>,
+    ns: Option<i64>,
+) -> Cell<'_> {
+    if relative {
+        match (ns, origin) {
+            (Some(t), Some(o)) => Cell::Seconds(t.saturating_sub(o)),
+            _ => Cell::Null,
+        }
+    } else {
+        text.map_or(Cell::Null, Cell::Str)
+    }
+}
+
+fn round_div(a: u128, b: u128) -> u64 {
+    u64::try_from((a + b / 2) / b).unwrap_or(u64::MAX)
+}
+
+fn pad_to(buf: &mut Vec<u8>, start: usize, width: usize) {
+    while buf.len() - start < width {
+        buf.push(b' ');
+    }
+}
+
+/// Bytes in binary units, one decimal.
+pub fn human(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// One merged extent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// First sector.
+    pub start: u64,
+    /// One past the last sector.
+    pub end: u64,
+    /// Requests that touched it.
+    pub requests: u64,
+    /// Most times one sector in it was touched.
+    pub depth: u64,
+}
+
+/// A run of sectors touched the same number of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    start: u64,
+    end: u64,
+    depth: u64,
+}
+
+fn runs(b: &Bounds) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut depth: u64 = 0;
+    let mut prev: Option<u64> = None;
+    for (&at, &(starts, ends)) in b {
+        if let Some(p) = prev
+            && depth > 0
+            && at > p
+        {
+            match out.last_mut() {
+                Some(last) if last.end == p && last.depth == depth => last.end = at,
+                _ => out.push(Run {
+                    start: p,
+                    end: at,
+                    depth,
+                }),
+            }
+        }
+        depth = (depth + starts).saturating_sub(ends);
+        prev = Some(at);
+    }
+    out
+}
+
+/// Merges the requests recorded in `b` into maximal contiguous extents.
+fn sweep(b: &Bounds) -> Vec<Extent> {
+    let mut out: Vec<Extent> = Vec::new();
+    let mut depth: u64 = 0;
+    let mut cur: Option<Extent> = None;
+    let mut prev = 0u64;
+    for (&at, &(starts, ends)) in b {
+        if let Some(c) = &mut cur
+            && depth > 0
+            && at > prev
+        {
+            c.depth = c.depth.max(depth);
+        }
+        depth = (depth + starts).saturating_sub(ends);
+        match (&mut cur, depth) {
+            (None, d) if d > 0 => {
+                cur = Some(Extent {
+                    start: at,
+                    end: at,
+                    requests: starts,
+                    depth: 0,
+                });
+            }
+            (Some(c), 0) => {
+                c.end = at;
+                c.requests += starts;
+                out.push(*c);
+                cur = None;
+            }
+            (Some(c), _) => c.requests += starts,
+            _ => {}
+        }
+        prev = at;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds(reqs: &[(u64, u64)]) -> Bounds {
+        let mut b = Bounds::new();
+        for &(s, e) in reqs {
+            b.entry(s).or_default().0 += 1;
+            b.entry(e).or_default().1 += 1;
+        }
+        b
+    }
+
+    #[test]
+    fn extents_merge_overlapping_and_adjacent_ranges() {
+        let b = bounds(&[(0, 8), (8, 16), (4, 6), (4, 6), (100, 101)]);
+        assert_eq!(
+            sweep(&b),
+            [
+                Extent {
+                    start: 0,
+                    end: 16,
+                    requests: 4,
+                    depth: 3
+                },
+                Extent {
+                    start: 100,
+                    end: 101,
+                    requests: 1,
+                    depth: 1
+                }
+            ]
+        );
+        assert_eq!(
+            runs(&b),
+            [
+                Run {
+                    start: 0,
+                    end: 4,
+                    depth: 1
+                },
+                Run {
+                    start: 4,
+                    end: 6,
+                    depth: 3
+                },
+                Run {
+                    start: 6,
+                    end: 16,
+                    depth: 1
+                },
+                Run {
+                    start: 100,
+                    end: 101,
+                    depth: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn sector_ranges_cover_unaligned_requests() {
+        assert_eq!(sector_range(4096, Some(4096), 512), (8, Some(16)));
+        assert_eq!(sector_range(100, Some(512), 512), (0, Some(2)));
+        assert_eq!(sector_range(4096, None, 4096), (1, None));
+        assert_eq!(
+            sector_range(u64::MAX - 1, Some(10), 512).0,
+            (u64::MAX - 1) / 512
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(131072), "128.0 KiB");
+        assert_eq!(human(3 << 20), "3.0 MiB");
+    }
+}

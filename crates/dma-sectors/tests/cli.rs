@@ -1,0 +1,639 @@
+//! Process-level tests of dma-sectors: every flag, exit codes, the joins on
+//! small hand-written traces (one per case the real captures do not show:
+//! chunked DMA, merged virtio requests, split SCSI transfers, NVMe blocks of
+//! 4 KiB, TRIM, pre-2.7 `sector_num`), anomaly reports, broken pipes.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use assert_cmd::Command as Cmd;
+use serde_json::Value;
+
+fn cmd() -> Cmd {
+    let mut c = Cmd::cargo_bin("dma-sectors").unwrap();
+    // Hermetic: built-in specs only, whatever the machine has installed.
+    c.env_remove("QTRACE_TRACE_EVENTS")
+        .arg("--no-installed-catalog");
+    c
+}
+
+/// Runs with `stdin` and returns (exit code, stdout, stderr).
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn jsonl(args: &[&str], stdin: &str) -> Vec<Value> {
+    let (code, out, err) = run(&[&["-o", "jsonl"], args].concat(), stdin);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// IDE: a read in one chunk, a write in two chunks (the second from the
+/// main-loop thread), each completed; two blk_root_attach lines name the
+/// real backend 0xa1.
+const IDE: &str = "\
+1@1000.000000:blk_root_attach child 0xc1 blk 0xa0 bs 0xb0
+1@1000.000001:blk_root_attach child 0xc1 blk 0xa1 bs 0xb1
+2@1000.000010:ide_dma_cb IDEState 0x51; sector_num=8 n=8 cmd=DMA READ
+2@1000.000011:dma_blk_io dbs=0xd1 bs=0xa1 offset=4096 to_dev=0
+2@1000.000012:dma_blk_cb dbs=0xd1 ret=0
+2@1000.000013:blk_co_preadv blk 0xa1 bs 0xb1 offset 4096 bytes 4096 flags 0x0
+1@1000.000020:dma_blk_cb dbs=0xd1 ret=0
+1@1000.000021:dma_complete dbs=0xd1 ret=0 cb=0x99
+2@1000.000100:ide_dma_cb IDEState 0x51; sector_num=100 n=16 cmd=DMA WRITE
+2@1000.000101:dma_blk_io dbs=0xd1 bs=0xa1 offset=51200 to_dev=1
+2@1000.000102:blk_co_pwritev blk 0xa1 bs 0xb1 offset 51200 bytes 4096 flags 0x0
+1@1000.000110:blk_co_pwritev blk 0xa1 bs 0xb1 offset 55296 bytes 4096 flags 0x0
+1@1000.000120:dma_complete dbs=0xd1 ret=0 cb=0x99
+";
+
+#[test]
+fn requests_as_text_csv_tsv_jsonl() {
+    let (code, out, err) = run(&[], IDE);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "1000.000010             2 disk0  ide    R          8 + 8          4096 ide_dma_cb\n\
+         1000.000100             2 disk0  ide    W        100 + 16         8192 ide_dma_cb\n"
+    );
+    let (_, out, _) = run(&["-o", "csv"], IDE);
+    assert_eq!(
+        out,
+        "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n\
+         1000.000010,2,disk0,ide,read,8,8,4096,4096,ide_dma_cb\n\
+         1000.000100,2,disk0,ide,write,100,16,51200,8192,ide_dma_cb\n"
+    );
+    let (_, out, _) = run(&["-o", "tsv"], IDE);
+    assert!(
+        out.starts_with(
+            "time\ttid\tdisk\tcontroller\top\tsector\tsectors\toffset\tbytes\tsource\n"
+        )
+    );
+    let (_, out, _) = run(&["-o", "jsonl"], IDE);
+    assert_eq!(
+        out.lines().next().unwrap(),
+        r#"{"time":"1000.000010","tid":2,"disk":"disk0","controller":"ide","op":"read","sector":8,"sectors":8,"offset":4096,"bytes":4096,"source":"ide_dma_cb"}"#
+    );
+    let r = jsonl(&["--relative"], IDE);
+    assert_eq!(r[0]["time"].as_f64(), Some(0.00001));
+    assert_eq!(r[1]["time"].as_f64(), Some(0.0001));
+    let (_, out, _) = run(&["--relative"], IDE);
+    assert!(out.starts_with("0.000010 "), "{out}");
+}
+
+#[test]
+fn plain_traces_have_no_time_columns() {
+    let plain: String = IDE
+        .lines()
+        .map(|l| format!("{}\n", l.split_once(':').unwrap().1))
+        .collect();
+    let (code, out, _) = run(&[], &plain);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "disk0  ide    R          8 + 8          4096 ide_dma_cb"
+    );
+    let r = jsonl(&[], &plain);
+    assert!(r[0]["time"].is_null() && r[0]["tid"].is_null());
+    let s = jsonl(&["--summary"], &plain);
+    assert!(s[0]["first_time"].is_null() && s[0]["latency_min"].is_null());
+    assert_eq!(s[0]["latency_count"], 0);
+}
+
+#[test]
+fn summary_extents_map() {
+    let s = jsonl(&["--summary"], IDE);
+    assert_eq!(s.len(), 1);
+    let d = &s[0];
+    assert_eq!(d["disk"], "disk0");
+    assert_eq!(d["controller"], "ide");
+    assert_eq!(d["ptr"], "0xa1");
+    assert_eq!(
+        (
+            d["requests"].as_u64(),
+            d["reads"].as_u64(),
+            d["writes"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(
+        (d["read_bytes"].as_u64(), d["write_bytes"].as_u64()),
+        (Some(4096), Some(8192))
+    );
+    assert_eq!(
+        (
+            d["min_bytes"].as_u64(),
+            d["avg_bytes"].as_u64(),
+            d["max_bytes"].as_u64()
+        ),
+        (Some(4096), Some(6144), Some(8192))
+    );
+    assert_eq!(
+        (d["sequential"].as_u64(), d["sequential_pct"].as_f64()),
+        (Some(0), Some(0.0))
+    );
+    assert_eq!(
+        (
+            d["seeks"].as_u64(),
+            d["seek_min"].as_u64(),
+            d["seek_max"].as_u64()
+        ),
+        (Some(1), Some(84), Some(84))
+    );
+    assert_eq!(
+        (d["first_time"].as_str(), d["last_time"].as_str()),
+        (Some("1000.000010"), Some("1000.000100"))
+    );
+    assert_eq!(d["latency_count"], 2);
+    assert_eq!(d["latency_min"].as_f64(), Some(0.000011));
+    assert_eq!(d["latency_max"].as_f64(), Some(0.00002));
+    let (_, text, _) = run(&["--summary"], IDE);
+    assert!(
+        text.starts_with("disk0  ide  0xa1\n  requests    2 (1 reads, 1 writes)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latency     min 0.000011, avg 0.000015, max 0.000020 s (2 paired"),
+        "{text}"
+    );
+    let (_, csv, _) = run(&["--summary", "-o", "csv"], IDE);
+    assert!(csv.starts_with("disk,controller,ptr,requests,reads,writes,read_bytes,write_bytes,unknown_length,min_bytes,avg_bytes,max_bytes,sequential,sequential_pct,seeks,seek_min,seek_avg,seek_max,first_time,last_time,latency_count,latency_min,latency_avg,latency_max\n"), "{csv}");
+
+    let (_, e, _) = run(&["--extents", "-o", "jsonl"], IDE);
+    assert_eq!(e.lines().count(), 2);
+    assert_eq!(
+        e.lines().nth(1).unwrap(),
+        r#"{"disk":"disk0","controller":"ide","op":"write","sector":100,"sectors":16,"offset":51200,"bytes":8192,"requests":1,"depth":1}"#
+    );
+    let (_, text, _) = run(&["--extents"], IDE);
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains("disk0  ide    W        100 + 16"), "{text}");
+
+    let (code, map, _) = run(&["--map", "--map-rows", "4"], IDE);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = map
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(rows.len(), 4, "{map}");
+    assert!(map.contains("disk0 (ide, 0xa1)"), "{map}");
+    // One sector per cell (the highest sector touched is 115): sectors 8-15
+    // read once, 100-115 written once.
+    assert!(
+        map.contains("sectors 0-115 touched so far, 32 sectors (16.0 KiB) per row, 1 per cell"),
+        "{map}"
+    );
+    assert_eq!(
+        rows[0],
+        "           0  ········░░░░░░░░················  ································"
+    );
+    assert_eq!(
+        rows[3],
+        "          96  ································  ····░░░░░░░░░░░░░░░░············"
+    );
+    assert!(map.contains('░') && map.contains('·'));
+    let (code, _, err) = run(&["--map", "-o", "csv"], IDE);
+    assert_eq!(code, 2);
+    assert!(err.contains("--map"), "{err}");
+}
+
+#[test]
+fn plot_writes_an_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("io.svg");
+    let (code, out, err) = run(&["--plot", svg.to_str().unwrap(), "--summary"], IDE);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.starts_with("disk0"));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        text.matches("<path").count(),
+        2,
+        "one path for reads, one for writes"
+    );
+    assert!(text.contains("disk0 (ide)") && text.contains("seconds since the first event"));
+    let (code, _, err) = run(&["--plot", "/no/such/dir/io.svg"], IDE);
+    assert_eq!(code, 2);
+    assert!(err.contains("--plot /no/such/dir/io.svg"), "{err}");
+}
+
+#[test]
+fn sector_size_converts_and_reports_unaligned_requests() {
+    let (code, out, err) = run(&["--sector-size", "4096", "-o", "csv"], IDE);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        rows[0],
+        "1000.000010,2,disk0,ide,read,1,1,4096,4096,ide_dma_cb"
+    );
+    // 51200 is 12.5 blocks of 4 KiB: the row still comes out, covering the
+    // blocks it touches, and stderr names the line.
+    assert_eq!(
+        rows[1],
+        "1000.000100,2,disk0,ide,write,12,3,51200,8192,ide_dma_cb"
+    );
+    assert!(
+        err.contains("warning: <stdin>:9: ide_dma_cb at byte 51200 (8192 bytes) is not aligned to 4096-byte sectors"),
+        "{err}"
+    );
+    let (code, _, _) = run(&["--sector-size", "0"], IDE);
+    assert_eq!(code, 2);
+    // Many anomalies: the first 20 are shown, then how many there were.
+    let many: String = (0..25)
+        .map(|i| {
+            format!(
+                "blk_co_preadv blk 0xa1 bs 0xb1 offset {} bytes 100 flags 0x0\n",
+                i * 1000
+            )
+        })
+        .collect();
+    let (code, out, err) = run(&[], &many);
+    assert_eq!((code, out.lines().count()), (0, 25));
+    assert_eq!(
+        err.lines().filter(|l| l.contains("is not aligned")).count(),
+        20,
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: 25 requests not aligned to the sector size in all; the first 20 are shown above"),
+        "{err}"
+    );
+}
+
+#[test]
+fn labels() {
+    let r = jsonl(&["--label", "0xa1=root"], IDE);
+    assert_eq!(r[0]["disk"], "root");
+    let r = jsonl(&["--label", "disk0=boot"], IDE);
+    assert_eq!(r[1]["disk"], "boot");
+    let (code, _, err) = run(&["--label", "0xdead=x"], IDE);
+    assert_eq!(code, 0);
+    assert!(err.contains("--label 0xdead=x: no such disk"), "{err}");
+    let (code, _, err) = run(&["--label", "sda"], IDE);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected 0xPTR=NAME"), "{err}");
+}
+
+#[test]
+fn exit_codes_and_errors_say_where() {
+    // No block event: nothing found.
+    let (code, out, err) = run(&[], "pci_cfg_read mch 00:00.0 @0x0 -> 0x8086\n");
+    assert_eq!((code, out.as_str(), err.as_str()), (1, "", ""));
+    let (code, out, _) = run(&["-o", "csv"], "");
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            1,
+            "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n"
+        )
+    );
+    // Unreadable input: error, status 2.
+    let (code, _, err) = run(&["/no/such/file"], "");
+    assert_eq!(code, 2);
+    assert!(err.starts_with("dma-sectors: /no/such/file: "), "{err}");
+    // A block event whose arguments make no sense: reported with its line,
+    // the rest still comes out, status 2.
+    let bad = format!(
+        "{IDE}2@1000.000200:blk_co_preadv blk 0xa1 bs 0xb1 offset -512 bytes 512 flags 0x0\n"
+    );
+    let (code, out, err) = run(&[], &bad);
+    assert_eq!(code, 2);
+    assert_eq!(out.lines().count(), 2);
+    assert!(
+        err.contains("dma-sectors: <stdin>:14: blk_co_preadv: offset is negative"),
+        "{err}"
+    );
+    // A line whose arguments match no known format.
+    let (code, out, err) = run(
+        &[],
+        "blk_co_preadv what is this\nblk_co_preadv blk 0x1 bs 0x2 offset 0 bytes 512 flags 0x0\n",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(out.lines().count(), 1);
+    assert!(
+        err.contains("<stdin>:1: blk_co_preadv: the arguments match no known format"),
+        "{err}"
+    );
+    // Usage errors.
+    for args in [
+        &["--bogus"][..],
+        &["--extents", "--summary"],
+        &["-o", "xml"],
+    ] {
+        let (code, out, err) = run(args, IDE);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(out.is_empty() && !err.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn companions_that_disagree_are_reported_and_the_block_layer_wins() {
+    let log = "\
+ide_dma_cb IDEState 0x51; sector_num=0 n=8 cmd=DMA READ
+dma_blk_io dbs=0xd1 bs=0xa1 offset=0 to_dev=0
+blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 2048 flags 0x0
+dma_complete dbs=0xd1 ret=0 cb=0x99
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().nth(1),
+        Some(",,disk0,ide,read,0,4,0,2048,ide_dma_cb")
+    );
+    assert!(
+        err.contains("warning: <stdin>:1: ide_dma_cb says 4096 bytes at byte 0, blk_co_preadv (line 3) says 2048 bytes at byte 0"),
+        "{err}"
+    );
+    // A dma_blk_io at an offset no waiting request starts at: joined with
+    // the last DMA command of its thread, and reported.
+    let log = "\
+ide_dma_cb IDEState 0x51; sector_num=8 n=8 cmd=DMA READ
+dma_blk_io dbs=0xd1 bs=0xa1 offset=0 to_dev=0
+blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 4096 flags 0x0
+";
+    let (_, out, err) = run(&["-o", "csv"], log);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        err.contains("<stdin>:1: ide_dma_cb: says read 8 sectors at 8, but the dma_blk_io that follows on its thread (line 2) is a read at byte 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn controller_events_without_block_layer_events() {
+    // A trace with only virtio_blk_handle_* (no blk_co_*): requests come
+    // from the controller's events alone, named by the device pointer.
+    let log = "\
+virtio_blk_handle_read vdev 0x70 req 0x71 sector 8 nsectors 8
+virtio_blk_rw_complete vdev 0x70 req 0x71 ret 0
+virtio_blk_handle_write vdev 0x70 req 0x72 sector 16 nsectors 1
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n\
+         ,,disk0,virtio,read,8,8,4096,4096,virtio_blk_handle_read\n\
+         ,,disk0,virtio,write,16,1,8192,512,virtio_blk_handle_write\n"
+    );
+    let s = jsonl(&["--summary"], log);
+    assert_eq!(s[0]["ptr"], "0x70");
+    // In a trace that has block-layer events, a controller event none of
+    // them matched is reported, and still listed.
+    let log = "\
+virtio_blk_handle_read vdev 0x70 req 0x71 sector 8 nsectors 8
+blk_co_preadv blk 0xa1 bs 0xb1 offset 4096 bytes 4096 flags 0x8
+virtio_blk_handle_read vdev 0x70 req 0x72 sector 64 nsectors 8
+virtio_blk_rw_complete vdev 0x70 req 0x72 ret 0
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.contains(",,disk0,virtio,read,64,8,32768,4096,virtio_blk_handle_read"),
+        "{out}"
+    );
+    assert!(
+        err.contains(
+            "<stdin>:3: no dma_blk_io or blk_co_* event matched this virtio_blk_handle_read"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn virtio_requests_merged_into_one_block_request() {
+    let log = "\
+virtio_blk_handle_read vdev 0x70 req 0x71 sector 8 nsectors 8
+virtio_blk_handle_read vdev 0x70 req 0x72 sector 0 nsectors 8
+virtio_blk_submit_multireq vdev 0x70 mrb 0x73 start 0 num_reqs 2 offset 0 size 8192 is_write 0
+blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 8192 flags 0x8
+virtio_blk_rw_complete vdev 0x70 req 0x72 ret 0
+virtio_blk_rw_complete vdev 0x70 req 0x71 ret 0
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            ",,disk0,virtio,read,8,8,4096,4096,virtio_blk_handle_read",
+            ",,disk0,virtio,read,0,8,0,4096,virtio_blk_handle_read"
+        ]
+    );
+}
+
+#[test]
+fn two_disks_read_at_the_same_offset() {
+    // Once a backend is known to be virtio's (and another SCSI's), a block
+    // event joins only its own controller's request, even when both wait
+    // at the same offset and the trace has no thread ids.
+    let log = "\
+virtio_blk_handle_read vdev 0x70 req 0x71 sector 0 nsectors 1
+blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x8
+scsi_disk_dma_command_READ Read (sector 0, count 1)
+blk_co_preadv blk 0xa2 bs 0xb2 offset 0 bytes 512 flags 0x0
+virtio_blk_handle_read vdev 0x70 req 0x71 sector 8 nsectors 8
+scsi_disk_dma_command_READ Read (sector 8, count 8)
+blk_co_preadv blk 0xa2 bs 0xb2 offset 4096 bytes 4096 flags 0x0
+blk_co_preadv blk 0xa1 bs 0xb1 offset 4096 bytes 4096 flags 0x8
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            ",,disk0,virtio,read,0,1,0,512,virtio_blk_handle_read",
+            ",,disk1,scsi,read,0,1,0,512,scsi_disk_dma_command_READ",
+            ",,disk0,virtio,read,8,8,4096,4096,virtio_blk_handle_read",
+            ",,disk1,scsi,read,8,8,4096,4096,scsi_disk_dma_command_READ",
+        ]
+    );
+}
+
+#[test]
+fn ncq_nvme_scsi_and_old_formats() {
+    // QEMU 7.2 traces NCQ writes as execute_ncq_command_read: the opcode
+    // (0x61) says write, and dma_blk_io agrees.
+    let log = "\
+process_ncq_command ahci(0x60)[0][tag:3]: NCQ op 0x61 on sectors [1000,1001]
+execute_ncq_command_read ahci(0x60)[0][tag:3]: NCQ reading 2 sectors from LBA 1000
+dma_blk_io dbs=0xd2 bs=0xa2 offset=512000 to_dev=1
+blk_co_pwritev blk 0xa2 bs 0xb2 offset 512000 bytes 1024 flags 0x0
+dma_complete dbs=0xd2 ret=0 cb=0x99
+ncq_finish ahci(0x60)[0][tag:3]: NCQ transfer finished
+pci_nvme_io_cmd cid 7 nsid 0x1 sqid 1 opc 0x2 opname 'NVME_NVM_CMD_READ'
+pci_nvme_read cid 7 nsid 1 nlb 2 count 8192 lba 0x10
+dma_blk_io dbs=0xd3 bs=0xa3 offset=65536 to_dev=0
+blk_co_preadv blk 0xa3 bs 0xb3 offset 65536 bytes 8192 flags 0x0
+dma_complete dbs=0xd3 ret=0 cb=0x98
+scsi_disk_dma_command_READ Read (sector 4, count 512)
+blk_co_preadv blk 0xa4 bs 0xb4 offset 2048 bytes 131072 flags 0x0
+blk_co_preadv blk 0xa4 bs 0xb4 offset 133120 bytes 131072 flags 0x0
+dma_blk_io dbs=0xd5 bs=0xa5 sector_num=16 to_dev=0
+blk_co_preadv blk 0xa5 bs 0xb5 offset 8192 bytes 512 flags 0x0
+ide_dma_cb IDEState 0x51; sector_num=0 n=1 cmd=DMA TRIM
+dma_blk_io dbs=0xd6 bs=0x51 offset=0 to_dev=1
+";
+    let (code, out, err) = run(&["-o", "csv"], log);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            ",,disk0,ahci,write,1000,2,512000,1024,process_ncq_command",
+            ",,disk1,nvme,read,128,16,65536,8192,pci_nvme_read",
+            ",,disk2,scsi,read,4,512,2048,262144,scsi_disk_dma_command_READ",
+            ",,disk3,,read,16,1,8192,512,dma_blk_io",
+        ]
+    );
+    assert!(err.contains("1 IDE DMA command(s) that are not sector reads or writes (TRIM, ATAPI) were not reported"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn inputs_flags_and_catalogs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    std::fs::write(&a, IDE).unwrap();
+    // A file and stdin: one stream, line numbers per input.
+    let out = cmd()
+        .args(["-o", "csv", a.to_str().unwrap(), "-"])
+        .write_stdin("blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x0\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+    // --max-line-len: an over-long line is an error, the rest still counts.
+    let long = format!("{IDE}{}\n", "x".repeat(5000));
+    let (code, out, err) = run(&["--max-line-len", "1000"], &long);
+    assert_eq!(code, 2);
+    assert_eq!(out.lines().count(), 2);
+    assert!(err.contains("<stdin>:14: line is 5000 bytes long"), "{err}");
+    // --trace-events: a catalog for a QEMU that printed the event otherwise.
+    let cat = dir.path().join("trace-events");
+    std::fs::write(
+        &cat,
+        "blk_co_preadv(void *blk, void *bs, int64_t offset, int64_t bytes, int flags) \"BLK %p %p %\" PRId64 \" %\" PRId64 \" %x\"\n",
+    )
+    .unwrap();
+    let odd = "blk_co_preadv BLK 0xa 0xb 1024 512 0\n";
+    let (code, _, _) = run(&[], odd);
+    assert_eq!(code, 2);
+    let (code, out, err) = run(&["--trace-events", cat.to_str().unwrap(), "-o", "csv"], odd);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines().nth(1),
+        Some(",,disk0,,read,2,1,1024,512,blk_co_preadv")
+    );
+}
+
+#[test]
+fn broken_pipe_is_a_quiet_success() {
+    let big = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+        for i in 0..100_000u64 {
+            writeln!(
+                f,
+                "1@1000.{i:06}:blk_co_preadv blk 0xa1 bs 0xb1 offset {} bytes 4096 flags 0x0",
+                i * 4096
+            )
+            .unwrap();
+        }
+    }
+    for fmt in ["text", "csv", "jsonl"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dma-sectors"))
+            .args([
+                "--no-installed-catalog",
+                "-o",
+                fmt,
+                big.path().to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{fmt}");
+        assert!(
+            out.stderr.is_empty(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn line_buffered_output_arrives_before_input_ends() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dma-sectors"))
+        .args(["--no-installed-catalog", "--line-buffered", "-o", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x0\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let want = "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n,,disk0,,read,0,1,0,512,blk_co_preadv\n";
+    // Read on another thread so that a regression fails the test after a
+    // while instead of hanging it.
+    let mut stdout = child.stdout.take().unwrap();
+    let len = want.len();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; len];
+        let r = stdout.read_exact(&mut buf).map(|()| buf);
+        let _ = tx.send(r);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let Ok(Ok(buf)) = got else {
+        let _ = child.kill();
+        panic!("no output while stdin stays open: {got:?}");
+    };
+    assert_eq!(String::from_utf8_lossy(&buf), want);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn help_man_and_completions() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Examples:",
+        "--extents",
+        "--summary",
+        "--map",
+        "--plot",
+        "--sector-size",
+        "--label",
+        "Events used",
+    ] {
+        assert!(help.contains(want), "{want}: {help}");
+    }
+    for what in ["man", "bash", "zsh", "fish"] {
+        let out = cmd().args(["--generate", what]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("dma-sectors"),
+            "{what}"
+        );
+    }
+}

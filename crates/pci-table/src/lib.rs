@@ -1,0 +1,699 @@
+//! pci-table: the PCI devices a guest saw, from a QEMU trace of
+//! `pci_cfg_read` / `pci_cfg_write`.
+//!
+//! The core turns lines into events and decodes their arguments (both the
+//! QEMU ≤ 6.2 `%02u:%u` and the 7.0+ `%02x:%02x.%x` address formats); this
+//! tool's one decision is to replay every access into a model of each
+//! function's config space ([`function`]) and print what it reveals: lspci
+//! lines, details, a bus tree, an lspci-readable dump, records, or the
+//! annotated access log. The table holds per-function state only (at most
+//! 4 KiB of config space each), whatever the trace's length.
+
+pub mod cli;
+pub mod function;
+pub mod ids;
+pub mod regs;
+pub mod render;
+pub mod select;
+pub mod space;
+
+use std::io::Write;
+
+use qtrace_core::Error;
+use qtrace_core::catalog::Catalog;
+use qtrace_core::cli::{Env, Status};
+use qtrace_core::scan::{Diag, Event, Record, Scanner};
+use qtrace_core::value::{Radix, Value};
+use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
+use rustc_hash::FxHashMap;
+
+pub use cli::Args;
+use cli::OutputKind;
+use function::{Applied, Function, Op, Role, Subsystem};
+use ids::Ids;
+use render::View;
+use select::{IdFilter, SlotFilter};
+
+type Result<T> = qtrace_core::Result<T>;
+
+/// The columns of a table record, in order (CSV header and JSON keys).
+pub const TABLE_COLUMNS: &[&str] = &[
+    "bdf",
+    "qemu_name",
+    "vendor_id",
+    "device_id",
+    "class",
+    "revision",
+    "subsystem_vendor_id",
+    "subsystem_id",
+    "header_type",
+    "irq_line",
+    "irq_pin",
+    "vendor_name",
+    "device_name",
+    "class_name",
+    "bars",
+];
+
+/// The columns of an access record (`--accesses -o csv|jsonl`).
+pub const ACCESS_COLUMNS: &[&str] = &[
+    "input",
+    "line",
+    "time",
+    "bdf",
+    "qemu_name",
+    "op",
+    "offset",
+    "width",
+    "value",
+    "register",
+    "role",
+    "note",
+];
+
+/// Distinct functions kept at most: far more than any real machine has, and
+/// it bounds memory (at most 8 KiB per function) whatever the input; beyond
+/// it new ones are reported and skipped.
+const MAX_FUNCTIONS: usize = 8192;
+
+/// Everything resolved from the arguments before reading input.
+#[derive(Debug)]
+struct Config {
+    slot: Option<SlotFilter>,
+    id: Option<IdFilter>,
+    ids: Ids,
+}
+
+impl Config {
+    fn resolve(args: &Args) -> Result<Config> {
+        if args.output != OutputKind::Lspci && (args.tree || args.dump > 0) {
+            return Err(Error::usage(
+                "-t and -x print lspci's formats; they cannot be combined with -o",
+            ));
+        }
+        Ok(Config {
+            slot: args.slot.as_deref().map(SlotFilter::parse).transpose()?,
+            id: args
+                .ids_filter
+                .as_deref()
+                .map(IdFilter::parse)
+                .transpose()?,
+            ids: Ids::load(args.ids.as_deref())?,
+        })
+    }
+
+    fn selects(&self, f: &Function) -> bool {
+        self.slot
+            .as_ref()
+            .is_none_or(|s| s.matches(f.bus, f.slot, f.func))
+            && self
+                .id
+                .as_ref()
+                .is_none_or(|d| d.matches(f.vendor(), f.device(), f.class()))
+    }
+}
+
+/// The functions seen so far, by address and QEMU name.
+#[derive(Debug, Default)]
+struct Table {
+    funcs: Vec<Function>,
+    index: FxHashMap<(u8, u8, u8), Vec<usize>>,
+    old_format: bool,
+    empty: u64,
+    too_many: u64,
+}
+
+impl Table {
+    /// The function at `bus:slot.func` named `name`, created on first sight.
+    fn function(
+        &mut self,
+        bus: u8,
+        slot: u8,
+        func: u8,
+        in_trace: bool,
+        name: &[u8],
+    ) -> Option<usize> {
+        let slots = self.index.entry((bus, slot, func)).or_default();
+        if let Some(&i) = slots.iter().find(|&&i| *self.funcs[i].name == *name) {
+            return Some(i);
+        }
+        if self.funcs.len() >= MAX_FUNCTIONS {
+            self.too_many += 1;
+            return None;
+        }
+        let i = self.funcs.len();
+        self.funcs
+            .push(Function::new(bus, slot, func, in_trace, name, i));
+        slots.push(i);
+        Some(i)
+    }
+}
+
+/// One decoded config access.
+struct Access<'a> {
+    op: Op,
+    dev: &'a [u8],
+    bus: Option<u8>,
+    slot: u8,
+    func: u8,
+    offset: u64,
+    value: u64,
+}
+
+/// The config-access events with 64-bit offset and value: tried when a line
+/// matches none of the real formats, so that a value or offset too wide for
+/// QEMU's `unsigned` is reported as such instead of as an unknown format.
+const WIDE_SPECS: &str = r#"
+pci_cfg_read(const char *dev, uint32_t bus, uint32_t slot, uint32_t func, uint64_t offs, uint64_t val) "%s %02x:%02x.%x @0x%" PRIx64 " -> 0x%" PRIx64
+pci_cfg_write(const char *dev, uint32_t bus, uint32_t slot, uint32_t func, uint64_t offs, uint64_t val) "%s %02x:%02x.%x @0x%" PRIx64 " <- 0x%" PRIx64
+pci_cfg_read(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint64_t val) "%s %02u:%u @0x%" PRIx64 " -> 0x%" PRIx64
+pci_cfg_write(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint64_t val) "%s %02u:%u @0x%" PRIx64 " <- 0x%" PRIx64
+"#;
+
+/// Scratch space for decoding.
+#[derive(Debug, Default)]
+struct Scratch {
+    main: Vec<qtrace_core::format::Slot>,
+    wide: Vec<qtrace_core::format::Slot>,
+}
+
+fn decode<'a>(
+    catalog: &'a Catalog,
+    wide: &'a Catalog,
+    ev: &Event<'a>,
+    scratch: &'a mut Scratch,
+) -> std::result::Result<Access<'a>, String> {
+    let op = if ev.name == b"pci_cfg_read" {
+        Op::Read
+    } else {
+        Op::Write
+    };
+    let name = String::from_utf8_lossy(ev.name);
+    let found = catalog
+        .decode(ev.name, ev.message, &mut scratch.main)
+        .or_else(|| wide.decode(ev.name, ev.message, &mut scratch.wide));
+    let Some(fields) = found else {
+        return Err(format!(
+            "{name}: '{}' matches no known format of the event (truncated line?); skipped",
+            String::from_utf8_lossy(ev.message)
+        ));
+    };
+    let missing =
+        |what: &str| format!("{name}: the catalog's format has no {what} argument; skipped");
+    let num = |names: &[&str], what: &str| -> std::result::Result<u64, String> {
+        fields
+            .get_any(names)
+            .and_then(|(_, v)| v.as_u64())
+            .ok_or_else(|| missing(what))
+    };
+    let dev: &[u8] = match fields.get("dev") {
+        Some(Value::Str(Some(s))) => s,
+        Some(Value::Str(None)) => b"(null)",
+        _ => return Err(missing("dev")),
+    };
+    let bus = match fields.get("bus") {
+        Some(v) => Some(v.as_u64().ok_or_else(|| missing("bus"))?),
+        None => None,
+    };
+    let slot = num(&["slot", "devid"], "slot")?;
+    let func = num(&["func", "fnid"], "function")?;
+    let offset = num(&["offs", "offset"], "offset")?;
+    let value = num(&["val", "value"], "value")?;
+    let range = |v: u64, max: u64, what: &str| -> std::result::Result<u8, String> {
+        if v > max {
+            Err(format!(
+                "{name}: {what} {v} is out of range (at most {max}); skipped"
+            ))
+        } else {
+            Ok(v as u8)
+        }
+    };
+    Ok(Access {
+        op,
+        dev,
+        bus: bus.map(|b| range(b, 0xff, "bus number")).transpose()?,
+        slot: range(slot, 0x1f, "slot number")?,
+        func: range(func, 7, "function number")?,
+        offset,
+        value,
+    })
+}
+
+/// What the run prints while it reads (the access log) or at the end.
+enum Sink<W: Write> {
+    /// Nothing until the end (the table views).
+    Table,
+    /// Access lines as text.
+    Lines(W),
+    /// Access records.
+    Records(RecordWriter<W>),
+}
+
+struct Run<'r> {
+    args: &'r Args,
+    cfg: &'r Config,
+    table: Table,
+    printed: u64,
+    line_errors: u64,
+    line_buffered: bool,
+    buf: Vec<u8>,
+}
+
+/// Runs pci-table: reads every input, replays the config accesses, prints.
+pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Status> {
+    let cfg = Config::resolve(args)?;
+    let catalog = args.input.catalog(env.diag)?;
+    let inputs = args.input.inputs()?;
+    let mut opts = args.input.scan_options();
+    // Only lines containing this can be config accesses.
+    opts.prefilter = Some(b"pci_cfg_".to_vec());
+    let mut scanner = Scanner::new(&catalog, opts);
+
+    let mut run = Run {
+        args,
+        cfg: &cfg,
+        table: Table::default(),
+        printed: 0,
+        line_errors: 0,
+        line_buffered: env.line_buffered,
+        buf: Vec::with_capacity(256),
+    };
+    // Per-line problems are reported as they happen, through the run's Diag.
+    let diag: &Diag = env.diag;
+    let mut scratch = Scratch::default();
+    let mut wide = Catalog::new();
+    wide.add_text("<pci-table: 64-bit variants>", WIDE_SPECS);
+    {
+        let mut sink: Sink<&mut W> = if !args.accesses {
+            Sink::Table
+        } else if args.output == OutputKind::Lspci {
+            Sink::Lines(&mut *out)
+        } else {
+            let cols = ACCESS_COLUMNS.iter().map(|s| s.to_string()).collect();
+            Sink::Records(RecordWriter::new(
+                record_format(args.output),
+                cols,
+                &mut *out,
+            ))
+        };
+        scanner.scan_all(&inputs, diag, |info, rec| {
+            let Record::Event(ev) = rec else {
+                return Ok(true);
+            };
+            if ev.name != b"pci_cfg_read" && ev.name != b"pci_cfg_write" {
+                return Ok(true);
+            }
+            let acc = match decode(&catalog, &wide, &ev, &mut scratch) {
+                Ok(a) => a,
+                Err(what) => {
+                    run.line_error(diag, info.name, ev.line.number, what);
+                    return Ok(true);
+                }
+            };
+            run.apply(info.name, &ev, &acc, diag, &mut sink)?;
+            Ok(true)
+        })?;
+        if let Sink::Records(w) = sink {
+            w.finish()?;
+        }
+    }
+    if run.table.old_format {
+        env.diag.note(
+            "the trace is in QEMU <= 6.2's format (slot:function, no bus number): bus 0 is assumed for every function",
+        );
+    }
+    if run.table.empty > 0 {
+        env.diag.note(format!(
+            "{} access(es) to absent functions (QEMU 8.0+'s 'empty' device) are not in the table",
+            run.table.empty
+        ));
+    }
+    if run.table.too_many > 0 {
+        env.diag.error(&Error::usage(format!(
+            "more than {MAX_FUNCTIONS} distinct functions; {} access(es) to further ones were skipped",
+            run.table.too_many
+        )));
+    }
+    if !args.accesses {
+        run.print_table(out)?;
+    }
+    if run.line_errors > 0 {
+        diag.note(format!(
+            "{} trace line(s) could not be used (see above); the output is built from the others",
+            run.line_errors
+        ));
+    }
+    Ok(Status::from_found(run.printed > 0))
+}
+
+fn record_format(o: OutputKind) -> RecordFormat {
+    match o {
+        OutputKind::Csv => RecordFormat::Csv,
+        OutputKind::Tsv => RecordFormat::Tsv,
+        OutputKind::Jsonl => RecordFormat::Jsonl,
+        OutputKind::Text | OutputKind::Lspci => RecordFormat::Text,
+    }
+}
+
+impl Run<'_> {
+    fn line_error(&mut self, diag: &Diag, input: &str, line: u64, what: String) {
+        self.line_errors += 1;
+        diag.error(&Error::Line {
+            input: input.to_string(),
+            line,
+            what,
+        });
+    }
+
+    fn apply<W: Write>(
+        &mut self,
+        input: &str,
+        ev: &Event<'_>,
+        acc: &Access<'_>,
+        diag: &Diag,
+        sink: &mut Sink<&mut W>,
+    ) -> Result<()> {
+        let line = ev.line.number;
+        if acc.dev == b"empty" {
+            self.table.empty += 1;
+            return Ok(());
+        }
+        if acc.bus.is_none() {
+            self.table.old_format = true;
+        }
+        let Some(i) = self.table.function(
+            acc.bus.unwrap_or(0),
+            acc.slot,
+            acc.func,
+            acc.bus.is_some(),
+            acc.dev,
+        ) else {
+            return Ok(());
+        };
+        let f = &mut self.table.funcs[i];
+        let applied = match f.access(acc.op, acc.offset, acc.value) {
+            Ok(a) => a,
+            Err(what) => {
+                let what = format!("{} {}: {what}", f.bdf(), String::from_utf8_lossy(acc.dev));
+                self.line_error(diag, input, line, what);
+                return Ok(());
+            }
+        };
+        if let Some((o, before, now)) = applied.changed {
+            diag.warn(format_args!(
+                "{input}:{line}: {} {}: read-only byte 0x{o:02x} reads 0x{now:02x}, earlier 0x{before:02x} \
+                 (another device at this address?)",
+                f.bdf(),
+                String::from_utf8_lossy(acc.dev)
+            ));
+        }
+        if f.first_line == 0 {
+            f.first_line = line;
+        }
+        f.last_line = line;
+        let f = &self.table.funcs[i];
+        if !self.args.accesses
+            || (self.args.writes_only && acc.op == Op::Read)
+            || !self.cfg.selects(f)
+        {
+            return Ok(());
+        }
+        self.printed += 1;
+        let off = acc.offset as usize;
+        let caps = f.caps();
+        let width = usize::from(applied.width.min);
+        // Before the guest reads the header type, the class tells the layout.
+        let layout = f
+            .layout()
+            .or_else(|| f.class16().map(regs::layout_for_class));
+        let msi64 = f.msi64(&caps);
+        let register = regs::register_name(layout, &caps.caps, msi64, off, width);
+        // Values print as wide as the register they start, when the access
+        // can have been that wide.
+        let shown = regs::register_width(layout, &caps.caps, msi64, off)
+            .filter(|&w| w > width && w <= usize::from(applied.width.max))
+            .unwrap_or(width);
+        let note = access_note(f, &caps, off, acc.value as u32, applied, &register);
+        match sink {
+            Sink::Table => {}
+            Sink::Lines(out) => {
+                let b = &mut self.buf;
+                b.clear();
+                if self.args.verbose > 0 {
+                    let _ = write!(b, "{input}:{line}: ");
+                }
+                let _ = write!(b, "{} @0x{off:02x} {register}", f.bdf());
+                match applied.role {
+                    Role::Probe => b.extend_from_slice(b" probe"),
+                    Role::Sizing => b.extend_from_slice(b" sizing"),
+                    Role::Restore => b.extend_from_slice(b" restore"),
+                    Role::Plain => {}
+                }
+                let arrow = if acc.op == Op::Read { "->" } else { "<-" };
+                let _ = write!(b, " {arrow} 0x{:0w$x}", acc.value, w = 2 * shown);
+                if !note.is_empty() {
+                    let _ = write!(b, " ({note})");
+                }
+                if self.args.verbose > 0 {
+                    b.extend_from_slice(b" {");
+                    b.extend_from_slice(&f.name);
+                    b.push(b'}');
+                }
+                b.push(b'\n');
+                out.write_all(b)?;
+                if self.line_buffered {
+                    out.flush()?;
+                }
+            }
+            Sink::Records(w) => {
+                let bdf = f.bdf();
+                let role = match applied.role {
+                    Role::Probe => Cell::Str(b"probe"),
+                    Role::Sizing => Cell::Str(b"sizing"),
+                    Role::Restore => Cell::Str(b"restore"),
+                    Role::Plain => Cell::Null,
+                };
+                w.row(&[
+                    Cell::Str(input.as_bytes()),
+                    Cell::UInt(line, Radix::Dec),
+                    ev.prefix.time.map_or(Cell::Null, Cell::Str),
+                    Cell::Str(bdf.as_bytes()),
+                    Cell::Str(&f.name),
+                    Cell::Str(if acc.op == Op::Read {
+                        b"read"
+                    } else {
+                        b"write"
+                    }),
+                    Cell::UInt(acc.offset, Radix::Hex),
+                    if applied.width.is_exact() {
+                        Cell::UInt(u64::from(applied.width.min), Radix::Dec)
+                    } else {
+                        Cell::Null
+                    },
+                    Cell::UInt(acc.value, Radix::Hex),
+                    Cell::Str(register.as_bytes()),
+                    role,
+                    if note.is_empty() {
+                        Cell::Null
+                    } else {
+                        Cell::Str(note.as_bytes())
+                    },
+                ])?;
+                if self.line_buffered {
+                    w.flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn print_table<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        let mut order: Vec<&Function> = self.table.funcs.iter().collect();
+        order.sort_by_key(|f| (f.bus, f.slot, f.func, f.seen));
+        let ids = &self.cfg.ids;
+        let verbose = self.args.verbose > 0;
+        let mut buf = Vec::with_capacity(4096);
+        if self.args.tree {
+            // The tree is built from every function; the selection picks
+            // what is drawn (lspci's way), so bridges above stay in place.
+            let selected: Vec<bool> = order.iter().map(|f| self.cfg.selects(f)).collect();
+            self.printed = selected.iter().filter(|&&s| s).count() as u64;
+            let views: Vec<View<'_>> = order.into_iter().map(View::new).collect();
+            render::tree(&views, &selected, ids, verbose, &mut buf);
+            out.write_all(&buf)?;
+            return Ok(());
+        }
+        let views: Vec<View<'_>> = order
+            .into_iter()
+            .filter(|f| self.cfg.selects(f))
+            .map(View::new)
+            .collect();
+        self.printed = views.len() as u64;
+        if self.args.output != OutputKind::Lspci {
+            return write_records(self.args.output, &views, ids, out);
+        }
+        for v in &views {
+            buf.clear();
+            if self.args.dump > 0 {
+                if verbose {
+                    // Details as comments, so lspci -F still reads the file.
+                    let mut details = Vec::new();
+                    render::lspci_line(v, ids, true, &mut details);
+                    render::verbose_block(v, ids, &mut details);
+                    let mut block = Vec::new();
+                    render::dump_block(v, ids, self.args.dump, &mut block);
+                    let mut lines = block.splitn(2, |&b| b == b'\n');
+                    buf.extend_from_slice(lines.next().unwrap_or(&[]));
+                    buf.push(b'\n');
+                    let details = details.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(&[]);
+                    render::comment_lines(details, &mut buf);
+                    buf.extend_from_slice(lines.next().unwrap_or(&[]));
+                } else {
+                    render::dump_block(v, ids, self.args.dump, &mut buf);
+                }
+            } else {
+                render::lspci_line(v, ids, verbose, &mut buf);
+                if verbose {
+                    render::verbose_block(v, ids, &mut buf);
+                }
+            }
+            out.write_all(&buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// A note for the access log: decoded bits, sizes, what a header byte says.
+fn access_note(
+    f: &Function,
+    caps: &function::CapWalk,
+    off: usize,
+    value: u32,
+    a: Applied,
+    register: &str,
+) -> String {
+    if a.role == Role::Sizing {
+        return sizing_note(f, off, value);
+    }
+    if a.role == Role::Probe {
+        return String::new();
+    }
+    let starts = |name: &str| register.split('+').next() == Some(name);
+    if starts("COMMAND") {
+        return regs::command_bits(value & 0xffff);
+    }
+    if starts("HEADER_TYPE") {
+        let t = value as u8;
+        let mf = if t & 0x80 != 0 { ", multifunction" } else { "" };
+        return match regs::Layout::from_header_type(t) {
+            Some(l) => format!("type {} {}{mf}", l.number(), l.describe()),
+            None => format!("type 0x{:02x}{mf}", t & 0x7f),
+        };
+    }
+    if starts("INTERRUPT_PIN") {
+        return match value as u8 {
+            0 => "none".to_string(),
+            p @ 1..=4 => format!("INT{}", char::from(b'A' + p - 1)),
+            _ => "invalid".to_string(),
+        };
+    }
+    if let Some(c) = caps.caps.iter().find(|c| c.offset == off) {
+        let name = if c.extended {
+            regs::ecap_name(c.id)
+        } else {
+            regs::cap_name(c.id)
+        };
+        return name.to_string();
+    }
+    String::new()
+}
+
+fn sizing_note(f: &Function, off: usize, mask: u32) -> String {
+    let layout = f.layout();
+    if layout.and_then(regs::Layout::rom_offset) == Some(off) {
+        return match mask & 0xffff_f800 {
+            0 => "no ROM".to_string(),
+            m => regs::human_size(1 << m.trailing_zeros()),
+        };
+    }
+    if mask == 0 {
+        return "not implemented".to_string();
+    }
+    // The upper half of a 64-bit BAR reads back without flag bits.
+    let bar = f.bars().into_iter().find(|b| b.offset == off);
+    match bar {
+        Some(b) => b
+            .size
+            .map_or_else(|| "size in the upper half".to_string(), regs::human_size),
+        None => {
+            if f.bars().iter().any(|b| b.offset + 4 == off) {
+                "upper half".to_string()
+            } else {
+                format!("mask 0x{mask:08x}")
+            }
+        }
+    }
+}
+
+/// Writes one record per function.
+fn write_records<W: Write>(
+    kind: OutputKind,
+    views: &[View<'_>],
+    ids: &Ids,
+    out: &mut W,
+) -> Result<()> {
+    let cols: Vec<String> = TABLE_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let json = kind == OutputKind::Jsonl;
+    let mut w = RecordWriter::new(record_format(kind), cols, &mut *out);
+    for v in views {
+        let f = v.f;
+        let bdf = f.bdf();
+        // Without the header type the BAR registers cannot be told apart.
+        let bars = f.layout().map(|_| f.bars());
+        let compact = bars.as_deref().map(|b| {
+            if json {
+                render::bars_json(b)
+            } else {
+                render::bars_compact(b)
+            }
+        });
+        let (sv, sd) = match f.subsystem(&v.caps) {
+            Subsystem::Known(a, b) => (Some(a), Some(b)),
+            _ => (None, None),
+        };
+        let vendor_name = f.vendor().and_then(|x| ids.vendor(x));
+        let device_name = match (f.vendor(), f.device()) {
+            (Some(a), Some(b)) => ids.device(a, b),
+            _ => None,
+        };
+        let class_name = f.class16().and_then(|c| ids.class_name(c));
+        let num = |x: Option<u64>, r| x.map_or(Cell::Null, |x| Cell::UInt(x, r));
+        fn text(x: Option<&str>) -> Cell<'_> {
+            x.map_or(Cell::Null, |s| Cell::Str(s.as_bytes()))
+        }
+        let cells = [
+            Cell::Str(bdf.as_bytes()),
+            Cell::Str(&f.name),
+            num(f.vendor().map(u64::from), Radix::Hex),
+            num(f.device().map(u64::from), Radix::Hex),
+            num(f.class().map(u64::from), Radix::Hex),
+            num(f.revision().map(u64::from), Radix::Hex),
+            num(sv.map(u64::from), Radix::Hex),
+            num(sd.map(u64::from), Radix::Hex),
+            num(f.layout().map(|l| u64::from(l.number())), Radix::Dec),
+            num(f.irq_line().map(u64::from), Radix::Dec),
+            num(f.irq_pin().map(u64::from), Radix::Dec),
+            text(vendor_name),
+            text(device_name),
+            text(class_name),
+            match (&compact, json) {
+                (None, _) => Cell::Null,
+                (Some(j), true) => Cell::Json(j.as_bytes()),
+                (Some(c), false) => Cell::Str(c.as_bytes()),
+            },
+        ];
+        w.row(&cells)?;
+    }
+    w.finish()?;
+    Ok(())
+}

@@ -1,0 +1,599 @@
+//! Process-level tests of pci-table: every flag, exit codes 0/1/2, errors
+//! with line numbers, broken pipes, help.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use assert_cmd::Command as Cmd;
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(rel)
+}
+
+fn cmd() -> Cmd {
+    let mut c = Cmd::cargo_bin("pci-table").unwrap();
+    // Hermetic: no user catalog from the environment.
+    c.env_remove("QTRACE_TRACE_EVENTS");
+    c
+}
+
+/// Runs with `stdin` and returns (exit code, stdout, stderr).
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A small log in QEMU 7.2's format (lines as SeaBIOS and Linux make them),
+/// with an unrelated event and a line that is not an event.
+const LOG: &str = "\
+pci_cfg_read PIIX3 00:01.0 @0x0 -> 0x70008086
+pci_cfg_read PIIX3 00:01.0 @0x8 -> 0x6010000
+pci_cfg_read PIIX3 00:01.0 @0xe -> 0x80
+pci_cfg_read e1000 00:03.0 @0x0 -> 0x8086
+pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 00:03.0 @0x8 -> 0x2000003
+pci_cfg_read e1000 00:03.0 @0xe -> 0x0
+pci_cfg_read e1000 00:03.0 @0x10 -> 0x0
+pci_cfg_write e1000 00:03.0 @0x10 <- 0xffffffff
+pci_cfg_read e1000 00:03.0 @0x10 -> 0xfffe0000
+pci_cfg_write e1000 00:03.0 @0x10 <- 0x0
+pci_cfg_read e1000 00:03.0 @0x14 -> 0x1
+pci_cfg_write e1000 00:03.0 @0x14 <- 0xffffffff
+pci_cfg_read e1000 00:03.0 @0x14 -> 0xffffffc1
+pci_cfg_write e1000 00:03.0 @0x14 <- 0x1
+pci_cfg_write e1000 00:03.0 @0x14 <- 0xd100
+pci_cfg_write e1000 00:03.0 @0x10 <- 0xfea40000
+pci_cfg_read e1000 00:03.0 @0x2c -> 0x11001af4
+pci_cfg_read e1000 00:03.0 @0x3d -> 0x1
+pci_cfg_write e1000 00:03.0 @0x3c <- 0xb
+pci_cfg_read e1000 00:03.0 @0x4 -> 0x0
+pci_cfg_write e1000 00:03.0 @0x4 <- 0x103
+pci_update_mappings_add e1000 00:03.0 0,0xfea40000+0x20000
+pci_cfg_read pci-bridge 00:08.0 @0x0 -> 0x11b36
+pci_cfg_read pci-bridge 00:08.0 @0x8 -> 0x6040000
+pci_cfg_read pci-bridge 00:08.0 @0xe -> 0x1
+pci_cfg_write pci-bridge 00:08.0 @0x18 <- 0x10100
+Could not open option rom 'kvmvapic.bin': No such file or directory
+pci_cfg_read e1000 01:01.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 01:01.0 @0xa -> 0x200
+pci_cfg_read e1000 01:01.0 @0xe -> 0x0
+";
+
+const TABLE: &str = "\
+00:01.0 ISA bridge [0601]: Intel Corporation 82371SB PIIX3 ISA [Natoma/Triton II] [8086:7000] {PIIX3}
+00:03.0 Ethernet controller [0200]: Intel Corporation 82540EM Gigabit Ethernet Controller [8086:100e] (rev 03) {e1000}
+00:08.0 PCI bridge [0604]: Red Hat, Inc. QEMU PCI-PCI bridge [1b36:0001] {pci-bridge}
+01:01.0 Ethernet controller [0200]: Intel Corporation 82540EM Gigabit Ethernet Controller [8086:100e] (rev ??) {e1000}
+";
+
+#[test]
+fn default_table_is_lspci_nn_with_qemu_names() {
+    let (code, out, err) = run(&[], LOG);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, TABLE);
+    assert!(err.is_empty(), "{err}");
+    // A file argument and '-' read the same.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), LOG).unwrap();
+    let (code, out2, _) = run(&[f.path().to_str().unwrap()], "");
+    assert_eq!((code, out2.as_str()), (0, TABLE));
+    let (_, out3, _) = run(&["-"], LOG);
+    assert_eq!(out3, TABLE);
+}
+
+#[test]
+fn nothing_found_exits_1() {
+    let (code, out, err) = run(&[], "ps2_put_keycode 0x55 keycode 0x1c\nhello\n");
+    assert_eq!((code, out.as_str(), err.as_str()), (1, "", ""));
+    let (code, out, _) = run(&["-s", "1f.7"], LOG);
+    assert_eq!((code, out.as_str()), (1, ""));
+    let (code, out, _) = run(&["-d", "1234:"], LOG);
+    assert_eq!((code, out.as_str()), (1, ""));
+    // Records still get their header.
+    let (code, out, _) = run(&["-o", "csv", "-s", "1f.7"], LOG);
+    assert_eq!(code, 1);
+    assert_eq!(out.lines().count(), 1);
+    let (code, out, _) = run(&["--accesses", "-s", "1f.7"], LOG);
+    assert_eq!((code, out.as_str()), (1, ""));
+}
+
+#[test]
+fn usage_and_input_errors_exit_2() {
+    for args in [
+        &["--bogus"][..],
+        &["-s", "zz"],
+        &["-s", "1f.8"],
+        &["-s", "20"],
+        &["-d", "8086"],
+        &["-d", "10000:"],
+        &["-t", "-o", "csv"],
+        &["-x", "-o", "jsonl"],
+        &["-t", "-x"],
+        &["--writes-only"],
+        &["-o", "xml"],
+        &["-i", "/no/such/pci.ids"],
+        &["--trace-events", "/no/such/trace-events"],
+    ] {
+        let (code, out, err) = run(args, LOG);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(!err.is_empty(), "{args:?}");
+    }
+    let (code, out, err) = run(&["/no/such/file"], "");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.starts_with("pci-table: /no/such/file: "), "{err}");
+    // A file that is not a pci.ids.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), "hello\nworld\n").unwrap();
+    let (code, _, err) = run(&["-i", f.path().to_str().unwrap()], LOG);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a pci.ids file"), "{err}");
+    // Output before an unreadable input's error still comes out.
+    let g = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(g.path(), LOG).unwrap();
+    let (code, out, _) = run(&[g.path().to_str().unwrap(), "/no/such/file"], "");
+    assert_eq!((code, out.as_str()), (2, TABLE));
+}
+
+#[test]
+fn bad_lines_are_reported_with_line_numbers_and_the_table_still_comes_out() {
+    let bad = format!(
+        "{LOG}pci_cfg_read e1000 00:03.0 @0x\n\
+         pci_cfg_read e1000 00:03.0 @0x8 -> 0x102000003\n\
+         pci_cfg_write e1000 00:03.0 @0x1000 <- 0x0\n\
+         pci_cfg_read e1000 00:03.0 @0x3 -> 0x100\n\
+         pci_cfg_read e1000 00:40.0 @0x0 -> 0x1\n"
+    );
+    let n = LOG.lines().count();
+    let (code, out, err) = run(&[], &bad);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, TABLE);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("pci-table: <stdin>:{}: ", n + 1))
+            && lines[0].contains("truncated"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("pci-table: <stdin>:{}: ", n + 2))
+            && lines[1].contains("wider than 32 bits"),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("pci-table: <stdin>:{}: ", n + 3))
+            && lines[2].contains("past the end of config space"),
+        "{err}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("pci-table: <stdin>:{}: ", n + 4))
+            && lines[3].contains("offset 0x3"),
+        "{err}"
+    );
+    assert!(
+        lines[4].starts_with(&format!("pci-table: <stdin>:{}: ", n + 5))
+            && lines[4].contains("slot number 64"),
+        "{err}"
+    );
+    assert!(
+        lines[5].contains("5 trace line(s) could not be used"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verbose_details() {
+    let (code, out, _) = run(&["-v", "-s", "00:03"], LOG);
+    assert_eq!(code, 0);
+    let expected = "\
+00:03.0 Ethernet controller [0200]: Intel Corporation 82540EM Gigabit Ethernet Controller [8086:100e] (rev 03) {e1000}
+\tSubsystem: Red Hat, Inc. QEMU Virtual Machine [1af4:1100]
+\tHeader type: 0 (device)
+\tCommand: IO+ MEM+ SERR+
+\tInterrupt: pin A routed to IRQ 11
+\tRegion 0: Memory at fea40000 (32-bit, non-prefetchable) [size=128K]
+\tRegion 1: I/O ports at d100 [size=64]
+\tCapabilities: list not followed past 0x34 (not read by the guest)
+\tCoverage: header 25/64 bytes known (14 read, 11 written), 3 inferred; config space 25/256 known, 3 inferred, 228 never observed
+\tAccessed: read 0x00-0x04,0x08-0x0b,0x0e,0x10-0x17,0x2c-0x2f,0x3d; written 0x04-0x05,0x10-0x17,0x3c
+\tTrace: 19 accesses (11 reads, 8 writes), lines 4-22
+
+";
+    assert_eq!(out, expected);
+    let (_, out, _) = run(&["-v", "-s", "8.0"], LOG);
+    assert!(
+        out.contains("\tBus: primary=00, secondary=01, subordinate=01\n"),
+        "{out}"
+    );
+    assert!(out.contains("(prog-if 00 [Normal decode])"), "{out}");
+    // -vv is accepted (lspci habit) and means the same.
+    let (code, out2, _) = run(&["-vv", "-s", "8.0"], LOG);
+    assert_eq!((code, out2), (0, out));
+}
+
+#[test]
+fn tree_like_lspci_t() {
+    let (code, out, _) = run(&["-t"], LOG);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "-[0000:00]-+-01.0\n           +-03.0\n           \\-08.0-[01]----01.0\n"
+    );
+    let (_, out, _) = run(&["-tv", "-s", "01:"], LOG);
+    assert_eq!(
+        out,
+        "-[0000:00]-\\-08.0-[01]----01.0  Intel Corporation 82540EM Gigabit Ethernet Controller [8086:100e] {e1000}\n"
+    );
+}
+
+#[test]
+fn dumps_say_which_bytes_were_never_observed() {
+    let (code, out, _) = run(&["-x", "-s", "01:01.0"], LOG);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "\
+01:01.0 Ethernet controller [0200]: Intel Corporation 82540EM Gigabit Ethernet Controller [8086:100e] (rev ??) {e1000}
+00: 86 80 0e 10 00 00 00 00 00 00 00 02 00 00 00 00
+10: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+20: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+30: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+# pci-table: never observed, printed as 00: 0x04-0x09,0x0c-0x0d,0x10-0x3f
+# pci-table: inferred 00 (zero if the access was as wide as its alignment allows): 0x0f
+
+"
+    );
+    let rows = |args: &[&str]| {
+        let (_, out, _) = run(args, LOG);
+        out.lines()
+            .filter(|l| l.len() == 51 && l.as_bytes()[2] == b':' && l.as_bytes()[3] == b' ')
+            .count()
+    };
+    assert_eq!(rows(&["-x", "-s", "3.0"]), 4);
+    assert_eq!(rows(&["-xx", "-s", "3.0"]), 4);
+    assert_eq!(rows(&["-xxx", "-s", "3.0"]), 16);
+    // Not a PCI Express function: -xxxx stops at 256 bytes, as lspci does.
+    assert_eq!(rows(&["-xxxx", "-s", "3.0"]), 16);
+    // -v puts the details in comments lspci ignores.
+    let (_, out, _) = run(&["-x", "-v", "-s", "3.0"], LOG);
+    assert!(out.contains("#\tRegion 0: Memory at fea40000"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("00:03.0 ")).count(), 1);
+}
+
+#[test]
+fn records_have_exactly_the_documented_columns() {
+    let (code, out, _) = run(&["-o", "csv"], LOG);
+    assert_eq!(code, 0);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "bdf,qemu_name,vendor_id,device_id,class,revision,subsystem_vendor_id,subsystem_id,header_type,irq_line,irq_pin,vendor_name,device_name,class_name,bars"
+    );
+    assert_eq!(
+        lines.nth(1).unwrap(),
+        "00:03.0,e1000,0x8086,0x100e,0x20000,0x3,0x1af4,0x1100,0,11,1,Intel Corporation,82540EM Gigabit Ethernet Controller,Ethernet controller,0:mem32:0xfea40000:0x20000;1:io:0xd100:0x40"
+    );
+    let (_, out, _) = run(&["-o", "tsv", "-s", "8.0"], LOG);
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("00:08.0\tpci-bridge\t0x1b36\t0x1\t"),
+        "{out}"
+    );
+
+    let (_, out, _) = run(&["-o", "jsonl"], LOG);
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4);
+    let keys: Vec<&str> = recs[1]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // serde_json's map is sorted; check the line's own key order too.
+    assert_eq!(keys.len(), 15);
+    let line = out.lines().nth(1).unwrap();
+    let mut pos = 0;
+    for k in [
+        "bdf",
+        "qemu_name",
+        "vendor_id",
+        "device_id",
+        "class",
+        "revision",
+        "subsystem_vendor_id",
+        "subsystem_id",
+        "header_type",
+        "irq_line",
+        "irq_pin",
+        "vendor_name",
+        "device_name",
+        "class_name",
+        "bars",
+    ] {
+        let p = line[pos..]
+            .find(&format!("\"{k}\":"))
+            .unwrap_or_else(|| panic!("{k} in {line}"));
+        pos += p;
+    }
+    let e = &recs[1];
+    assert_eq!(e["bdf"], "00:03.0");
+    assert_eq!(e["vendor_id"], 0x8086);
+    assert_eq!(e["class"], 0x020000);
+    assert_eq!(e["revision"], 3);
+    assert_eq!(e["irq_line"], 11);
+    assert_eq!(
+        e["bars"],
+        serde_json::json!([
+            {"index": 0, "kind": "mem32", "address": 0xfea4_0000u64, "size": 0x20000},
+            {"index": 1, "kind": "io", "address": 0xd100, "size": 0x40}
+        ])
+    );
+    // Never observed is null, not 0.
+    let far = &recs[3];
+    assert_eq!(far["revision"], serde_json::Value::Null);
+    assert_eq!(far["class"], serde_json::Value::Null);
+    assert_eq!(far["irq_pin"], serde_json::Value::Null);
+    assert_eq!(far["subsystem_id"], serde_json::Value::Null);
+    assert_eq!(far["bars"], serde_json::json!([]));
+
+    let (_, out, _) = run(&["-o", "text", "-s", "8.0"], LOG);
+    assert!(
+        out.starts_with("bdf=00:08.0 qemu_name=pci-bridge vendor_id=0x1b36"),
+        "{out}"
+    );
+    // -o lspci is the default.
+    let (_, out, _) = run(&["-o", "lspci"], LOG);
+    assert_eq!(out, TABLE);
+}
+
+#[test]
+fn access_log() {
+    let (code, out, _) = run(&["--accesses", "-s", "3.0"], LOG);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 19);
+    assert_eq!(lines[0], "00:03.0 @0x00 VENDOR_ID -> 0x8086");
+    assert_eq!(lines[1], "00:03.0 @0x00 VENDOR_ID+DEVICE_ID -> 0x100e8086");
+    assert_eq!(lines[5], "00:03.0 @0x10 BAR0 probe <- 0xffffffff");
+    assert_eq!(lines[6], "00:03.0 @0x10 BAR0 sizing -> 0xfffe0000 (128K)");
+    assert_eq!(lines[7], "00:03.0 @0x10 BAR0 restore <- 0x00000000");
+    assert_eq!(lines[10], "00:03.0 @0x14 BAR1 sizing -> 0xffffffc1 (64)");
+    assert_eq!(lines[15], "00:03.0 @0x3d INTERRUPT_PIN -> 0x01 (INTA)");
+    assert_eq!(
+        lines[18],
+        "00:03.0 @0x04 COMMAND <- 0x0103 (IO+ MEM+ SERR+)"
+    );
+
+    let (_, out, _) = run(&["--accesses", "--writes-only", "-v", "-s", "8.0"], LOG);
+    assert_eq!(
+        out,
+        "<stdin>:27: 00:08.0 @0x18 PRIMARY_BUS+SECONDARY_BUS+SUBORDINATE_BUS+SEC_LATENCY_TIMER <- 0x00010100 {pci-bridge}\n"
+    );
+    let (_, out, _) = run(&["--accesses", "--line-buffered", "-d", ":7000"], LOG);
+    assert_eq!(out.lines().count(), 3);
+
+    let (_, out, _) = run(&["--accesses", "-o", "jsonl", "-s", "3.0"], LOG);
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 19);
+    assert_eq!(
+        recs[6],
+        serde_json::json!({"input": "<stdin>", "line": 10, "time": null, "bdf": "00:03.0",
+            "qemu_name": "e1000", "op": "read", "offset": 16, "width": 4, "value": 0xfffe_0000u64,
+            "register": "BAR0", "role": "sizing", "note": "128K"})
+    );
+    // An access whose width the trace does not tell has a null width.
+    assert_eq!(recs[0]["width"], serde_json::Value::Null);
+    let (_, out, _) = run(&["--accesses", "-o", "csv", "--writes-only"], LOG);
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "input,line,time,bdf,qemu_name,op,offset,width,value,register,role,note"
+    );
+    assert_eq!(out.lines().count(), 1 + 9);
+}
+
+#[test]
+fn selection_with_lspci_syntax() {
+    let bdfs = |args: &[&str]| -> Vec<String> {
+        let (_, out, _) = run(args, LOG);
+        out.lines().map(|l| l[..7].to_string()).collect()
+    };
+    assert_eq!(bdfs(&["-s", "3"]), ["00:03.0"]);
+    assert_eq!(bdfs(&["-s", "1:"]), ["01:01.0"]);
+    assert_eq!(
+        bdfs(&["-s", "0000:00:*.0"]),
+        ["00:01.0", "00:03.0", "00:08.0"]
+    );
+    assert_eq!(
+        bdfs(&["-s", ".0", "-d", "8086:100e"]),
+        ["00:03.0", "01:01.0"]
+    );
+    assert_eq!(bdfs(&["-d", "::0604"]), ["00:08.0"]);
+    assert_eq!(bdfs(&["-d", "1b36:*:0604:00"]), ["00:08.0"]);
+}
+
+#[test]
+fn ids_file_replaces_the_embedded_database() {
+    let ids = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        ids.path(),
+        "8086  Chipzilla\n\t100e  Pro/1000 MT\n\t7000  South bridge\n1b36  Hat\nC 02  Network\n\t00  Wired\nC 06  Bridge\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["-i", ids.path().to_str().unwrap()], LOG);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "\
+00:01.0 Bridge [0601]: Chipzilla South bridge [8086:7000] {PIIX3}
+00:03.0 Wired [0200]: Chipzilla Pro/1000 MT [8086:100e] (rev 03) {e1000}
+00:08.0 Bridge [0604]: Hat Device [1b36:0001] {pci-bridge}
+01:01.0 Wired [0200]: Chipzilla Pro/1000 MT [8086:100e] (rev ??) {e1000}
+"
+    );
+    let (_, out, _) = run(
+        &[
+            "--ids",
+            ids.path().to_str().unwrap(),
+            "-s",
+            "3.0",
+            "-o",
+            "csv",
+        ],
+        LOG,
+    );
+    assert!(out.contains(",Chipzilla,Pro/1000 MT,Wired,"), "{out}");
+}
+
+#[test]
+fn catalog_and_line_length_options() {
+    // A catalog file of our own (the format QEMU 7.0+ prints) is used.
+    let te = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        te.path(),
+        "pci_cfg_read(const char *dev, uint32_t bus, uint32_t slot, uint32_t func, unsigned offs, unsigned val) \"%s %02x:%02x.%x @0x%x -> 0x%x\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "--trace-events",
+            te.path().to_str().unwrap(),
+            "--no-installed-catalog",
+        ],
+        LOG,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, TABLE);
+    // A line longer than --max-line-len is reported; the rest still counts.
+    let long = format!(
+        "pci_cfg_read e1000 00:05.0 @0x0 -> 0x100e8086 {}\n{LOG}",
+        "x".repeat(300)
+    );
+    let (code, out, err) = run(&["--max-line-len", "200"], &long);
+    assert_eq!(code, 2);
+    assert_eq!(out, TABLE);
+    assert!(
+        err.contains("<stdin>:1:") && err.contains("--max-line-len"),
+        "{err}"
+    );
+}
+
+#[test]
+fn old_qemu_format_assumes_bus_0() {
+    let old = "\
+2745@1795679248.720889:pci_cfg_read i440FX 00:0 @0x0 -> 0x12378086
+2745@1795679248.720890:pci_cfg_read i440FX 00:0 @0x8 -> 0x6000002
+2745@1795679248.733032:pci_cfg_read pci-bridge 30:0 @0x0 -> 0x11b36
+2745@1795679248.733033:pci_cfg_read ICH9 SMB 31:3 @0x0 -> 0x29308086
+";
+    let (code, out, err) = run(&[], old);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "\
+00:00.0 Host bridge [0600]: Intel Corporation 440FX - 82441FX PMC [Natoma] [8086:1237] (rev 02) {i440FX}
+00:1e.0 Class [????]: Red Hat, Inc. QEMU PCI-PCI bridge [1b36:0001] (rev ??) {pci-bridge}
+00:1f.3 Class [????]: Intel Corporation 82801I (ICH9 Family) SMBus Controller [8086:2930] (rev ??) {ICH9 SMB}
+"
+    );
+    assert!(err.contains("bus 0 is assumed"), "{err}");
+}
+
+#[test]
+fn generate_help_and_version() {
+    let out = cmd().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("lspci -F"),
+        "{help}"
+    );
+    assert!(
+        help.contains("--accesses") && help.contains("--ids"),
+        "{help}"
+    );
+    let out = cmd().arg("-V").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pci-table "));
+    let out = cmd().args(["--generate", "man"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pci\\-table"));
+}
+
+/// A trace with 8192 functions: its table is far bigger than a pipe buffer.
+fn big_trace() -> tempfile::NamedTempFile {
+    let big = tempfile::NamedTempFile::new().unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+    for bus in 0..256 {
+        for slot in 0..32 {
+            writeln!(
+                f,
+                "pci_cfg_read e1000 {bus:02x}:{slot:02x}.0 @0x0 -> 0x100e8086"
+            )
+            .unwrap();
+            writeln!(
+                f,
+                "pci_cfg_read e1000 {bus:02x}:{slot:02x}.0 @0x8 -> 0x2000003"
+            )
+            .unwrap();
+        }
+    }
+    f.flush().unwrap();
+    drop(f);
+    big
+}
+
+#[test]
+fn broken_pipe_is_a_quiet_success() {
+    let big = big_trace();
+    for args in [&["-v"][..], &["-o", "jsonl"], &["--accesses"], &["-xxx"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pci-table"))
+            .args(args)
+            .arg(big.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn compressed_real_trace() {
+    // The shipped zstd trace is read as it is.
+    let (code, out, err) = run(
+        &[data("D-mixed-q35-ts/trace.log.zst").to_str().unwrap()],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 11);
+    assert!(out.contains("01:00.0 Non-Volatile memory controller [0108]: Red Hat, Inc. QEMU NVM Express Controller [1b36:0010] (rev 02) {nvme}"), "{out}");
+}
