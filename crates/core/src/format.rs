@@ -495,6 +495,10 @@ impl CFormat {
     }
 }
 
+/// The widest field [`CFormat::render`] pads to (a `*` width from a binary
+/// record can ask for up to 2^31).
+pub const MAX_RENDER_WIDTH: usize = 64 << 10;
+
 /// One argument for [`CFormat::render`]: what QEMU's binary trace holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawArg<'a> {
@@ -535,12 +539,18 @@ fn render_conv<'a>(c: &Conv, args: &mut impl Iterator<Item = RawArg<'a>>, out: &
         if w < 0 {
             left = true;
         }
-        width = w.unsigned_abs() as usize;
+        // A width read from a (possibly hostile) binary record is capped:
+        // no real event pads a field to more than this.
+        width = (w.unsigned_abs() as usize).min(MAX_RENDER_WIDTH);
     }
     let mut precision = c.precision.map(|p| p as usize);
     if c.star_precision {
         let p = word(args) as u32 as i32;
-        precision = if p < 0 { None } else { Some(p as usize) };
+        precision = if p < 0 {
+            None
+        } else {
+            Some((p as usize).min(MAX_RENDER_WIDTH))
+        };
     }
     // Numbers are formatted into this stack buffer; strings are borrowed.
     let mut num = NumBuf::new();

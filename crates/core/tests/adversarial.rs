@@ -935,7 +935,6 @@ const STAR_WIDTH: u64 = 200 << 20;
 // `format` fuzz target; the 7.2 catalog has `%0*` formats (empty_slot_write,
 // pflash_sector_erase_start), so a hostile binary trace alone triggers it.
 #[test]
-#[ignore = "core bug: a binary simple-trace record renders a `*` field width taken from the record (up to 2^31) into one line: unbounded memory, not reported as over --max-line-len"]
 fn r_adv_5_simple_trace_star_width_is_bounded() {
     run_child("child_simple_trace_star_width");
 }
@@ -954,7 +953,10 @@ fn child_simple_trace_star_width() {
     file.extend(1u64.to_le_bytes());
     file.extend(4u32.to_le_bytes());
     file.extend(b"ev_w");
-    let args: Vec<u8> = [STAR_WIDTH, 1].iter().flat_map(|w| w.to_le_bytes()).collect();
+    let args: Vec<u8> = [STAR_WIDTH, 1]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
     file.extend(1u64.to_le_bytes());
     file.extend(1u64.to_le_bytes());
     file.extend(0u64.to_le_bytes());
