@@ -65,7 +65,7 @@ pub struct LineReader<R> {
     chunk: usize,
 }
 
-impl<R: Read> LineReader<R> {
+impl<R: LineSource> LineReader<R> {
     /// A reader with the default line bound.
     pub fn new(rdr: R) -> Self {
         Self::with_limits(rdr, DEFAULT_MAX_LINE, CHUNK)
@@ -174,7 +174,7 @@ impl<R: Read> LineReader<R> {
             }
             // Need more data for the line that starts at `start`.
             // One byte of slack: the line may still end in "\r\n".
-            if self.end - self.start > self.max_line + 1 {
+            if self.end - self.start > self.max_line.saturating_add(1) {
                 return self.skip_long_line().map(Some);
             }
             self.fill()?;
@@ -239,29 +239,29 @@ impl<R: Read> LineReader<R> {
     fn skip_long_line(&mut self) -> io::Result<LineEvent<'static>> {
         let mut length = (self.end - self.start) as u64;
         let mut last = self.buf[self.end - 1];
-        self.start = 0;
-        self.end = 0;
-        self.scan = 0;
+        // Drop what was buffered of the line: nothing of it is kept.
+        self.start = self.end;
+        self.scan = self.end;
         let mut ended_by_newline = false;
         while !self.eof {
             self.fill()?;
-            if let Some(p) = memchr::memchr(b'\n', &self.buf[..self.end]) {
+            let region = &self.buf[self.start..self.end];
+            if let Some(p) = memchr::memchr(b'\n', region) {
                 length += p as u64;
                 if p > 0 {
-                    last = self.buf[p - 1];
+                    last = region[p - 1];
                 }
-                self.start = p + 1;
+                self.start += p + 1;
                 self.scan = self.start;
                 ended_by_newline = true;
                 break;
             }
-            length += self.end as u64;
-            if self.end > 0 {
-                last = self.buf[self.end - 1];
+            length += region.len() as u64;
+            if let Some(&b) = region.last() {
+                last = b;
             }
-            self.start = 0;
-            self.end = 0;
-            self.scan = 0;
+            self.start = self.end;
+            self.scan = self.end;
         }
         if ended_by_newline && last == b'\r' {
             length -= 1;
@@ -273,27 +273,64 @@ impl<R: Read> LineReader<R> {
         })
     }
 
-    /// Reads more bytes after `end`, first moving unconsumed bytes to the front.
+    /// Makes more bytes available after `end`, keeping the unconsumed ones.
     fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.scan -= self.start;
-            self.start = 0;
+        let more = self.rdr.refill(
+            &mut self.buf,
+            Window {
+                start: &mut self.start,
+                end: &mut self.end,
+                scan: &mut self.scan,
+            },
+            self.chunk,
+        )?;
+        if !more {
+            self.eof = true;
         }
-        if self.buf.len() - self.end < self.chunk {
-            let want = self.end + self.chunk;
-            self.buf.resize(want, 0);
+        Ok(())
+    }
+}
+
+/// The unconsumed part of a [`LineReader`]'s buffer, which a
+/// [`LineSource`] must keep (it may move it, shifting all three by the same
+/// amount).
+#[derive(Debug)]
+pub struct Window<'a> {
+    /// Start of the unconsumed bytes.
+    pub start: &'a mut usize,
+    /// End of the valid bytes.
+    pub end: &'a mut usize,
+    /// Where the newline search resumes (between start and end).
+    pub scan: &'a mut usize,
+}
+
+/// Where a [`LineReader`]'s bytes come from. Every [`Read`] is one (bytes
+/// are read into the reader's own buffer); [`crate::prefetch::Prefetch`]
+/// hands over whole buffers filled on another thread instead of copying.
+pub trait LineSource {
+    /// Adds bytes after `*w.end` (possibly swapping `buf` for another buffer
+    /// holding the unconsumed bytes); returns `false` at end of stream.
+    fn refill(&mut self, buf: &mut Vec<u8>, w: Window<'_>, chunk: usize) -> io::Result<bool>;
+}
+
+impl<R: Read> LineSource for R {
+    fn refill(&mut self, buf: &mut Vec<u8>, w: Window<'_>, chunk: usize) -> io::Result<bool> {
+        if *w.start > 0 {
+            buf.copy_within(*w.start..*w.end, 0);
+            *w.end -= *w.start;
+            *w.scan -= *w.start;
+            *w.start = 0;
+        }
+        if buf.len() - *w.end < chunk {
+            let want = *w.end + chunk;
+            buf.resize(want, 0);
         }
         loop {
-            match self.rdr.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
-                }
+            match self.read(&mut buf[*w.end..]) {
+                Ok(0) => return Ok(false),
                 Ok(n) => {
-                    self.end += n;
-                    return Ok(());
+                    *w.end += n;
+                    return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

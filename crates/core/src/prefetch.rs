@@ -6,27 +6,31 @@
 //! over a bounded channel; used buffers come back for reuse, so memory stays
 //! at `DEPTH` buffers whatever the input size. Errors travel in order with the
 //! data: the lines before an error are still read.
+//!
+//! No byte is copied on the way: the thread reads into a buffer after a
+//! reserved front part, and the [`LineReader`](crate::lines::LineReader)
+//! takes the whole buffer, moving only the unfinished line it still holds into
+//! that front part (a line longer than the reserve takes a slower path).
 
 use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::input::Stream;
+use crate::lines::{LineSource, Window};
 
-/// Bytes per buffer.
+/// Bytes read per buffer.
 const CHUNK: usize = 1 << 20;
+/// Room before the data for the unfinished line of the previous buffer.
+const RESERVE: usize = 64 << 10;
 /// Buffers in flight.
 const DEPTH: usize = 4;
 
-/// A `Read` whose bytes are read ahead by a background thread.
+/// A [`LineSource`] whose bytes are read ahead by a background thread.
 #[derive(Debug)]
 pub struct Prefetch {
     rx: Receiver<io::Result<(Vec<u8>, usize)>>,
     back: SyncSender<Vec<u8>>,
-    cur: Vec<u8>,
-    /// Valid bytes in `cur` (buffers keep their full size: no re-zeroing).
-    len: usize,
-    pos: usize,
     done: bool,
     /// Kept only to document ownership; never joined (see `Drop`).
     thread: Option<JoinHandle<()>>,
@@ -40,23 +44,16 @@ impl Prefetch {
         let thread = std::thread::Builder::new()
             .name("qtrace-read".into())
             .spawn(move || {
-                let mut made = 0;
                 loop {
-                    let mut buf = match free.try_recv() {
-                        Ok(b) => b,
-                        Err(_) if made < DEPTH => {
-                            made += 1;
-                            vec![0; CHUNK]
-                        }
-                        Err(_) => match free.recv() {
-                            Ok(b) => b,
-                            Err(_) => return, // the consumer is gone
-                        },
-                    };
+                    // A returned buffer if there is one, else a new one: the
+                    // bounded channels cap how many exist at once (the
+                    // consumer keeps a buffer that grew for a long line, so
+                    // waiting for returns could wait forever).
+                    let mut buf = free.try_recv().unwrap_or_else(|_| vec![0; RESERVE + CHUNK]);
                     // One read per buffer: a live pipe hands on what it has
                     // at once (a file read fills the buffer anyway).
                     let (n, err) = loop {
-                        match src.read(&mut buf) {
+                        match src.read(&mut buf[RESERVE..]) {
                             Ok(k) => break (k, None),
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => break (0, Some(e)),
@@ -80,44 +77,59 @@ impl Prefetch {
         Prefetch {
             rx,
             back,
-            cur: Vec::new(),
-            len: 0,
-            pos: 0,
             done: false,
             thread: Some(thread),
         }
     }
 }
 
-impl Read for Prefetch {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.len {
-            if self.done || out.is_empty() {
-                return Ok(0);
-            }
-            let used = std::mem::take(&mut self.cur);
-            if used.capacity() > 0 {
-                let _ = self.back.try_send(used);
-            }
-            self.pos = 0;
-            self.len = 0;
-            match self.rx.recv() {
-                Ok(Ok((_, 0))) => self.done = true,
-                Ok(Ok((buf, n))) => {
-                    self.cur = buf;
-                    self.len = n;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => self.done = true,
-            }
+impl LineSource for Prefetch {
+    fn refill(&mut self, buf: &mut Vec<u8>, w: Window<'_>, _chunk: usize) -> io::Result<bool> {
+        if self.done {
+            return Ok(false);
         }
-        let n = out.len().min(self.len - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        let (mut fresh, n) = match self.rx.recv() {
+            Ok(Ok((_, 0))) | Err(_) => {
+                self.done = true;
+                return Ok(false);
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                return Err(e);
+            }
+            Ok(Ok(pair)) => pair,
+        };
+        let carry = *w.end - *w.start;
+        if carry <= RESERVE {
+            // Fast path: the unfinished line moves in front of the new data.
+            let at = RESERVE - carry;
+            fresh[at..RESERVE].copy_from_slice(&buf[*w.start..*w.end]);
+            let old = std::mem::replace(buf, fresh);
+            *w.scan = at + (*w.scan - *w.start);
+            *w.start = at;
+            *w.end = RESERVE + n;
+            self.give_back(old);
+        } else {
+            // A long unfinished line: keep growing the current buffer.
+            buf.copy_within(*w.start..*w.end, 0);
+            *w.end -= *w.start;
+            *w.scan -= *w.start;
+            *w.start = 0;
+            buf.truncate(*w.end);
+            buf.extend_from_slice(&fresh[RESERVE..RESERVE + n]);
+            *w.end += n;
+            self.give_back(fresh);
+        }
+        Ok(true)
+    }
+}
+
+impl Prefetch {
+    /// Returns a buffer of the standard size to the reader thread.
+    fn give_back(&self, buf: Vec<u8>) {
+        if buf.len() == RESERVE + CHUNK {
+            let _ = self.back.try_send(buf);
+        }
     }
 }
 
@@ -133,6 +145,7 @@ impl Drop for Prefetch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lines::{LineEvent, LineReader};
 
     /// Yields its bytes a few at a time, then optionally an error.
     struct Dribble {
@@ -150,50 +163,86 @@ mod tests {
                 }
                 return Ok(0);
             }
-            let n = buf.len().min(7).min(self.data.len() - self.pos);
+            let n = buf.len().min(7919).min(self.data.len() - self.pos);
             buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
             self.pos += n;
             Ok(n)
         }
     }
 
+    /// Lines (with terminators) and the error that ended them, if any.
+    fn lines_of(src: Prefetch, max: usize) -> (Vec<Vec<u8>>, Option<String>) {
+        let mut r = LineReader::with_limits(src, max, 4096);
+        let mut out = Vec::new();
+        loop {
+            match r.next_line() {
+                Ok(Some(LineEvent::Line(l))) => out.push(l.full.to_vec()),
+                Ok(Some(LineEvent::TooLong { length, .. })) => {
+                    out.push(format!("<{length}>").into_bytes())
+                }
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
     #[test]
-    fn passes_bytes_through_in_order_and_then_the_error() {
-        let data: Vec<u8> = (0..3 * CHUNK + 12345)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect();
-        let mut p = Prefetch::new(Box::new(Dribble {
-            data: data.clone(),
+    fn lines_come_through_in_order_and_then_the_error() {
+        // Lines of every length up to well past the reserve, so both the
+        // fast and the slow path are taken.
+        let mut data = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..300usize {
+            let len = (i * 977) % (3 * RESERVE);
+            let mut line = vec![b'a' + (i % 26) as u8; len];
+            line.push(b'\n');
+            want.push(line.clone());
+            data.extend(line);
+        }
+        let src = Prefetch::new(Box::new(Dribble {
+            data,
             pos: 0,
             fail: true,
         }));
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 100_000];
-        let err = loop {
-            match p.read(&mut buf) {
-                Ok(0) => break None,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => break Some(e),
-            }
-        };
-        assert_eq!(got, data);
-        assert_eq!(err.map(|e| e.to_string()), Some("boom".to_string()));
+        let (got, err) = lines_of(src, usize::MAX);
+        assert_eq!(got.len(), want.len(), "error: {err:?}");
+        assert!(got == want, "lines differ");
+        assert_eq!(err.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn long_lines_are_still_skipped_in_bounded_memory() {
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5 * CHUNK));
+        data.extend(b"\nlast");
+        let src = Prefetch::new(Box::new(io::Cursor::new(data)));
+        let (got, err) = lines_of(src, 1000);
+        assert_eq!(err, None);
+        assert_eq!(
+            got,
+            vec![
+                b"first\n".to_vec(),
+                format!("<{}>", 5 * CHUNK).into_bytes(),
+                b"last".to_vec()
+            ]
+        );
     }
 
     #[test]
     fn dropping_early_stops_the_thread() {
         let data = vec![b'x'; 10 * CHUNK];
-        let mut p = Prefetch::new(Box::new(io::Cursor::new(data)));
-        let mut buf = [0u8; 10];
-        p.read_exact(&mut buf).unwrap();
-        drop(p); // must not hang
+        let mut r = LineReader::with_limits(
+            Prefetch::new(Box::new(io::Cursor::new(data))),
+            usize::MAX,
+            4096,
+        );
+        let _ = r.next_line();
+        drop(r); // must not hang
     }
 
     #[test]
     fn empty_input() {
-        let mut p = Prefetch::new(Box::new(io::empty()));
-        let mut v = Vec::new();
-        p.read_to_end(&mut v).unwrap();
-        assert!(v.is_empty());
+        let (got, err) = lines_of(Prefetch::new(Box::new(io::empty())), 100);
+        assert!(got.is_empty() && err.is_none());
     }
 }

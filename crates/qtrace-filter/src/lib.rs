@@ -695,37 +695,50 @@ impl<'r> State<'r> {
         if self.args.output == OutputKind::Jsonl && self.args.fields.is_empty() {
             return self.write_json_record(input, ev, t, fields);
         }
-        let plan = self.plan.as_mut().expect("plan made");
-        let srcs: Vec<Src> = plan.sources_for(fields.map(|f| f.spec()), fields).to_vec();
+        let args = self.args;
+        let first_time = self.first_time;
+        // Disjoint borrows of the state: the plan's sources, the writer, the
+        // tokens and the scratch buffer are used together below.
+        let State {
+            plan,
+            writer,
+            norm,
+            fields_buf,
+            ..
+        } = self;
+        let srcs: &[Src] = plan
+            .as_mut()
+            .expect("plan made")
+            .sources_for(fields.map(|f| f.spec()), fields);
         let needs_all = srcs.iter().any(|s| matches!(s, Src::AllFields));
         if needs_all {
-            self.fields_buf.clear();
+            fields_buf.clear();
             if let Some(f) = fields {
+                let mut v = Vec::new();
                 for i in 0..f.len() {
                     if i > 0 {
-                        self.fields_buf.push(b' ');
+                        fields_buf.push(b' ');
                     }
-                    self.fields_buf.extend_from_slice(f.name(i).as_bytes());
-                    self.fields_buf.push(b'=');
-                    let mut v = Vec::new();
+                    fields_buf.extend_from_slice(f.name(i).as_bytes());
+                    fields_buf.push(b'=');
+                    v.clear();
                     qtrace_core::write::cell_text(
-                        &value_cell(f, i, style, &self.norm, normalize),
+                        &value_cell(f, i, style, norm, normalize),
                         &mut v,
                     );
                     qtrace_core::write::push_text_value(
                         &v,
                         matches!(f.kind(i), Kind::Str),
-                        &mut self.fields_buf,
+                        fields_buf,
                     );
                 }
             } else {
-                self.fields_buf.extend_from_slice(ev.message);
+                fields_buf.extend_from_slice(ev.message);
             }
         }
-        let rel = self.args.relative;
-        let first_time = self.first_time;
-        let norm = &self.norm;
-        let fields_text = &self.fields_buf;
+        let rel = args.relative;
+        let norm = &*norm;
+        let fields_text = &*fields_buf;
         let cells = srcs.iter().map(|src| match *src {
             Src::Input => Cell::Str(input.as_bytes()),
             Src::Time => match (ev.prefix.time, t) {
@@ -744,7 +757,7 @@ impl<'r> State<'r> {
             Src::Event => Cell::Str(ev.name),
             Src::Line => Cell::UInt(ev.line.number, Radix::Dec),
             Src::Message => {
-                if fields.is_none() || self.args.output != OutputKind::Jsonl {
+                if fields.is_none() || args.output != OutputKind::Jsonl {
                     Cell::Str(ev.message)
                 } else {
                     Cell::Absent
@@ -758,8 +771,7 @@ impl<'r> State<'r> {
             Src::Unmatched => Cell::Bool(true),
             Src::Absent => Cell::Absent,
         });
-        let w = self.writer.as_mut().expect("writer exists");
-        w.row_iter(cells)
+        writer.as_mut().expect("writer exists").row_iter(cells)
     }
 
     /// JSON Lines without `-f`: each record has its own event's keys, in the

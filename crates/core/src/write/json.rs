@@ -130,7 +130,9 @@ fn write_json_value(cell: &Cell<'_>, out: &mut Vec<u8>) {
             }
         }
         Cell::Ptr(v) => {
-            let _ = write!(out, "\"0x{v:x}\"");
+            out.push(b'"');
+            super::push_hex(out, v, false);
+            out.push(b'"');
         }
         Cell::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Cell::Str(s) => write_json_string(s, out),

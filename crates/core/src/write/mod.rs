@@ -132,12 +132,8 @@ pub fn cell_text(cell: &Cell<'_>, buf: &mut Vec<u8>) {
     match *cell {
         Cell::Absent | Cell::Null => {}
         Cell::UInt(v, Radix::Dec) => push_u64(buf, v),
-        Cell::UInt(v, Radix::Hex) | Cell::Ptr(v) => {
-            let _ = write!(buf, "0x{v:x}");
-        }
-        Cell::UInt(v, Radix::HexUpper) => {
-            let _ = write!(buf, "0x{v:X}");
-        }
+        Cell::UInt(v, Radix::Hex) | Cell::Ptr(v) => push_hex(buf, v, false),
+        Cell::UInt(v, Radix::HexUpper) => push_hex(buf, v, true),
         Cell::UInt(v, Radix::Oct) => {
             let _ = write!(buf, "0{v:o}");
         }
@@ -156,6 +152,29 @@ pub fn cell_text(cell: &Cell<'_>, buf: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// `0x` and the hex digits of `v`, without going through `fmt`.
+#[inline]
+pub fn push_hex(buf: &mut Vec<u8>, mut v: u64, upper: bool) {
+    let table: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut tmp = [0u8; 18];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = table[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    tmp[i - 2] = b'0';
+    tmp[i - 1] = b'x';
+    buf.extend_from_slice(&tmp[i - 2..]);
 }
 
 /// Decimal digits of `v`, without going through `fmt`.
