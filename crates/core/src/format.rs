@@ -373,14 +373,15 @@ impl CFormat {
                             .count();
                         let mut k = n;
                         while k > 0 {
-                            self.push_star(c, pos, s + k, out);
+                            let end = s + k + trailing_pad(c, msg, pos, s + k);
+                            self.push_star(c, pos, end, out);
                             out.push(Slot {
                                 start: s as u32,
                                 end: (s + k) as u32,
                                 num: 0,
                                 null: false,
                             });
-                            if self.match_from(pi + 1, msg, s + k, out, steps) {
+                            if self.match_from(pi + 1, msg, end, out, steps) {
                                 return true;
                             }
                             out.truncate(mark);
@@ -411,7 +412,9 @@ impl CFormat {
         mark: usize,
     ) -> bool {
         let mut k = n;
-        while k > 0 {
+        // `%.0x` of 0 prints no digit at all (C11 7.21.6.1).
+        let min = usize::from(c.precision != Some(0));
+        while k >= min {
             let dend = digits_start + k;
             if let Some(mag) = parse_radix(&msg[digits_start..dend], radix) {
                 // The length modifier bounds what printf could have printed:
@@ -447,7 +450,7 @@ impl CFormat {
                     out.truncate(mark);
                 }
             }
-            if *steps > STEP_BUDGET {
+            if *steps > STEP_BUDGET || k == 0 {
                 return false;
             }
             k -= 1;
@@ -559,8 +562,12 @@ fn render_conv<'a>(c: &Conv, args: &mut impl Iterator<Item = RawArg<'a>>, out: &
     let mut numeric = false;
     let body: &[u8] = match c.kind {
         Kind::Str | Kind::Errno => {
-            let s: &[u8] = match (c.kind, args.next()) {
-                (Kind::Str, Some(RawArg::Bytes(b))) => b,
+            // glibc's %m prints errno's text and takes no argument.
+            let s: &[u8] = match c.kind {
+                Kind::Str => match args.next() {
+                    Some(RawArg::Bytes(b)) => b,
+                    _ => b"",
+                },
                 _ => b"",
             };
             match precision {
@@ -629,6 +636,7 @@ fn render_conv<'a>(c: &Conv, args: &mut impl Iterator<Item = RawArg<'a>>, out: &
             num.as_slice()
         }
         Kind::Float => {
+            numeric = true;
             // The simple backend stores a double's integer cast; print it.
             let v = word(args) as i64;
             if v < 0 {
