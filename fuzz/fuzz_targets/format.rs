@@ -1,0 +1,305 @@
+//! Fuzz target `format`: compiling printf formats, matching messages against
+//! them, and splitting lines in bounded memory.
+//!
+//! Input layout: everything before the first `\n` is the C source of a format
+//! (UTF-8 lossily), everything after it is a message. The source goes through
+//! `CFormat::parse` (and its raw bytes through `CFormat::from_printf`); when it
+//! compiles, the message is matched, and every recovered slot is checked
+//! against its own text with a naive number parser, so a match can never
+//! report a value the message does not show.
+//!
+//! The same bytes then go through `LineReader::with_limits` with tiny limits
+//! taken from the input (and a reader that returns short reads and
+//! `Interrupted` errors), with and without a prefilter `Finder`, and must give
+//! exactly what a naive splitter gives.
+
+#![no_main]
+
+use std::io::{self, Read};
+
+use libfuzzer_sys::fuzz_target;
+use memchr::memmem::Finder;
+use qtrace_core::format::{CFormat, Piece, RawArg, Slot};
+use qtrace_core::lines::{LineEvent, LineReader};
+use qtrace_core::value::{Kind, Radix};
+
+fuzz_target!(|data: &[u8]| {
+    check_format(data);
+    check_lines(data);
+});
+
+fn check_format(data: &[u8]) {
+    let (src, msg) = match data.iter().position(|&b| b == b'\n') {
+        Some(p) => (&data[..p], &data[p + 1..]),
+        None => (data, &data[data.len()..]),
+    };
+    let _ = CFormat::from_printf(src);
+    let Ok(format) = CFormat::parse(&String::from_utf8_lossy(src)) else {
+        return;
+    };
+    let mut out: Vec<Slot> = Vec::new();
+    if format.match_message(msg, &mut out) {
+        check_slots(&format, msg, &out);
+    }
+    check_render(&format, msg);
+}
+
+/// Renders the format with arguments taken from `seed` (as QEMU's log
+/// backend would print them) and matches the result: a small rendered
+/// message must always match its own format, soundly.
+fn check_render(format: &CFormat, seed: &[u8]) {
+    let kinds = format.slot_kinds();
+    if kinds.len() > 4 {
+        return;
+    }
+    // Known core bugs (crates/core/tests/adversarial.rs): a padded `%*c` does
+    // not match (r_fuzz_format_2); a zero-flagged float renders with spaces
+    // (r_fuzz_format_3); an integer with precision 0 may print no digits
+    // (r_fuzz_format_4); a left-justified float keeps its padding
+    // (r_fuzz_format_5); a left-justified `*` width keeps its padding
+    // (r_fuzz_format_6). Also `%0…p` (undefined in C): the renderer pads it
+    // with spaces, the matcher expects zeros.
+    let known = |p: &Piece| {
+        matches!(p, Piece::Conv(c) if (c.kind == Kind::Char && c.star_width)
+            || (c.kind == Kind::Pointer && c.zero)
+            || (c.left && c.star_width)
+            || (c.kind == Kind::Float && (c.zero || c.left))
+            || (matches!(c.kind, Kind::Signed | Kind::Unsigned(_))
+                && (c.precision == Some(0) || c.star_precision)))
+    };
+    // And `%#x` of zero before a literal `x` (r_fuzz_format_7).
+    let alt_zero = format.pieces.windows(2).any(|w| {
+        matches!(&w[0], Piece::Conv(c) if c.alt && matches!(c.kind, Kind::Unsigned(Radix::Hex | Radix::HexUpper)))
+            && matches!(&w[1], Piece::Lit(l) if matches!(l.first(), Some(b'x' | b'X')))
+    });
+    if format.pieces.iter().any(known) || alt_zero {
+        return;
+    }
+    let mut src = Words { seed, at: 0 };
+    let mut args = Vec::new();
+    for k in &kinds {
+        match k {
+            // `%m` takes no argument.
+            Kind::Errno => {}
+            Kind::Str => args.push(RawArg::Bytes(src.bytes())),
+            // Small, so the message stays within the size checked below
+            // (huge widths are r_adv_5 in crates/core/tests/adversarial.rs).
+            Kind::Width => args.push(RawArg::Word(src.word() % 64)),
+            _ => args.push(RawArg::Word(src.word())),
+        }
+    }
+    let mut msg = Vec::new();
+    format.render(&mut args.iter().copied(), &mut msg);
+    // Longer messages may legitimately run out of the matcher's step budget.
+    if msg.len() > 100 {
+        return;
+    }
+    let mut out = Vec::new();
+    assert!(
+        format.match_message(&msg, &mut out),
+        "{:?} rendered from {args:?} does not match its own format {format:?}",
+        String::from_utf8_lossy(&msg)
+    );
+    check_slots(format, &msg, &out);
+}
+
+/// Argument words and strings cut from the fuzz input.
+struct Words<'a> {
+    seed: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Words<'a> {
+    fn word(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = self.seed.get(self.at + i).copied().unwrap_or(0);
+        }
+        self.at += 8;
+        u64::from_le_bytes(b)
+    }
+
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = (self.word() % 12) as usize;
+        let start = self.at.min(self.seed.len());
+        let end = (start + n).min(self.seed.len());
+        self.at += n;
+        &self.seed[start..end]
+    }
+}
+
+/// Every slot of a successful match agrees with its own text.
+fn check_slots(format: &CFormat, msg: &[u8], out: &[Slot]) {
+    let kinds = format.slot_kinds();
+    assert_eq!(out.len(), kinds.len(), "one slot per kind");
+    for (slot, kind) in out.iter().zip(&kinds) {
+        let (s, e) = (slot.start as usize, slot.end as usize);
+        assert!(s <= e && e <= msg.len(), "slot {slot:?} outside message");
+        let text = &msg[s..e];
+        match kind {
+            Kind::Signed => {
+                let t = text.strip_prefix(b" ").unwrap_or(text);
+                assert_eq!(
+                    naive_signed(t),
+                    Some(slot.num as i64),
+                    "%d slot {:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+            Kind::Unsigned(r) => {
+                let t = match r {
+                    Radix::Hex => text.strip_prefix(b"0x").unwrap_or(text),
+                    Radix::HexUpper => text.strip_prefix(b"0X").unwrap_or(text),
+                    _ => text,
+                };
+                let radix = match r {
+                    Radix::Dec => 10,
+                    Radix::Hex | Radix::HexUpper => 16,
+                    Radix::Oct => 8,
+                };
+                assert_eq!(
+                    naive_unsigned(t, radix),
+                    Some(slot.num),
+                    "%{r:?} slot {:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+            Kind::Pointer if slot.null => assert_eq!(text, b"(nil)"),
+            Kind::Pointer => {
+                let t = text.strip_prefix(b"0x").expect("pointer text starts 0x");
+                assert_eq!(naive_unsigned(t, 16), Some(slot.num));
+            }
+            Kind::Str if slot.null => assert_eq!(text, b"(null)"),
+            Kind::Char => {
+                assert_eq!(text.len(), 1);
+                assert_eq!(u64::from(text[0]), slot.num);
+            }
+            Kind::Float => assert!(!text.is_empty()),
+            Kind::Width => assert_eq!(slot.num, (e - s) as u64),
+            Kind::Str | Kind::Errno => {}
+        }
+    }
+}
+
+fn naive_signed(t: &[u8]) -> Option<i64> {
+    std::str::from_utf8(t).ok()?.parse().ok()
+}
+
+fn naive_unsigned(t: &[u8], radix: u32) -> Option<u64> {
+    let s = std::str::from_utf8(t).ok()?;
+    if s.is_empty() || s.starts_with('+') {
+        return None;
+    }
+    u64::from_str_radix(s, radix).ok()
+}
+
+/// A reader that hands out at most `step` bytes at a time and sometimes
+/// fails with `Interrupted`, as a pipe or a signal would.
+struct Stingy<'a> {
+    data: &'a [u8],
+    step: usize,
+    calls: usize,
+}
+
+impl Read for Stingy<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        let n = buf.len().min(self.data.len()).min(self.step);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+type Got = Vec<(u64, Vec<u8>, Vec<u8>)>;
+
+fn check_lines(data: &[u8]) {
+    let [a, b, c, rest @ ..] = data else {
+        return;
+    };
+    let max = usize::from(*a % 64) + 1;
+    let chunk = usize::from(*b % 32) + 1;
+    let step = usize::from(*c % 7) + 1;
+    // A needle taken from the input itself, without newlines (a needle that
+    // spans lines can never be inside one line).
+    let needle: Vec<u8> = rest
+        .iter()
+        .skip(usize::from(*c) % 5)
+        .take(usize::from(*a % 4) + 1)
+        .copied()
+        .filter(|&b| b != b'\n')
+        .collect();
+    assert_eq!(
+        collect(rest, max, chunk, step, None),
+        naive(rest, max, None)
+    );
+    if !needle.is_empty() {
+        assert_eq!(
+            collect(rest, max, chunk, step, Some(&needle)),
+            naive(rest, max, Some(&needle)),
+            "needle {:?} max {max} chunk {chunk}",
+            String::from_utf8_lossy(&needle)
+        );
+    }
+}
+
+fn collect(input: &[u8], max: usize, chunk: usize, step: usize, needle: Option<&[u8]>) -> Got {
+    let finder = needle.map(Finder::new);
+    let rdr = Stingy {
+        data: input,
+        step,
+        calls: 0,
+    };
+    let mut r = LineReader::with_limits(rdr, max, chunk);
+    let mut out = Vec::new();
+    while let Some(ev) = r.next_with(finder.as_ref()).expect("no I/O errors") {
+        match ev {
+            LineEvent::Line(l) => out.push((l.number, l.bytes.to_vec(), l.full.to_vec())),
+            LineEvent::TooLong { number, length } => out.push((
+                number,
+                format!("<too long {length}>").into_bytes(),
+                Vec::new(),
+            )),
+        }
+    }
+    out
+}
+
+/// The obvious splitter: lines end at `\n`, a `\r` before it is not part of
+/// the line, a line over `max` bytes is reported (with or without a needle),
+/// and with a needle only lines containing it are kept.
+fn naive(input: &[u8], max: usize, needle: Option<&[u8]>) -> Got {
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (full, tail) = match rest.iter().position(|&b| b == b'\n') {
+            Some(p) => (&rest[..=p], &rest[p + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = tail;
+        n += 1;
+        let mut bytes = full;
+        if let Some(b) = bytes.strip_suffix(b"\n") {
+            bytes = b.strip_suffix(b"\r").unwrap_or(b);
+        }
+        if bytes.len() > max {
+            out.push((
+                n,
+                format!("<too long {}>", bytes.len()).into_bytes(),
+                Vec::new(),
+            ));
+            continue;
+        }
+        if let Some(nd) = needle
+            && !full.windows(nd.len()).any(|w| w == nd)
+        {
+            continue;
+        }
+        out.push((n, bytes.to_vec(), full.to_vec()));
+    }
+    out
+}
