@@ -38,7 +38,12 @@ fn check_format(data: &[u8]) {
         return;
     };
     let mut out: Vec<Slot> = Vec::new();
-    if format.match_message(msg, &mut out) {
+    let matched = format.match_message(msg, &mut out);
+    // The straight-line plan must find what the backtracking matcher finds.
+    let mut slow: Vec<Slot> = Vec::new();
+    let slow_matched = format.match_backtracking(msg, &mut slow);
+    assert_eq!((matched, &out), (slow_matched, &slow), "plan and backtracking differ");
+    if matched {
         check_slots(&format, msg, &out);
     }
     check_render(&format, msg);

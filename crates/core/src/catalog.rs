@@ -114,7 +114,7 @@ impl EventSpec {
     fn compile(&self) -> std::result::Result<Compiled, String> {
         let format = match &self.format {
             Some(src) => CFormat::parse(src)?,
-            None => CFormat { pieces: Vec::new() },
+            None => CFormat::from_pieces(Vec::new()),
         };
         let kinds = format.slot_kinds();
         let mut names = Vec::with_capacity(kinds.len());
@@ -253,6 +253,18 @@ impl<'a> Fields<'a> {
             Kind::Float => Value::Float(self.text(i)),
         }
     }
+    /// Field `i` as an unsigned integer: integers (signed ones as two's
+    /// complement), pointers (NULL is 0) and characters; 0 for strings and
+    /// floats. The fast accessor for a field whose kind the tool knows.
+    #[inline]
+    pub fn num(&self, i: usize) -> u64 {
+        self.slots[i].num
+    }
+    /// Field `i` is a NULL pointer or string (`(nil)`, `(null)`).
+    #[inline]
+    pub fn is_null(&self, i: usize) -> bool {
+        self.slots[i].null
+    }
     /// The index of the field called `name`.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.compiled.names.iter().position(|n| &**n == name)
@@ -267,6 +279,70 @@ impl<'a> Fields<'a> {
         names
             .iter()
             .find_map(|n| self.index(n).map(|i| (i, self.value(i))))
+    }
+}
+
+/// The fields a tool reads from an event, resolved to argument positions
+/// once per matching spec instead of by name on every line.
+///
+/// Each wanted field is a list of alternative names (fields renamed between
+/// QEMU versions, e.g. `["offset", "sector_num"]`); the first name the spec
+/// has wins. Resolutions are cached by spec, most recent first, so a run
+/// over one QEMU version's trace resolves each event once.
+///
+/// ```
+/// use qtrace_core::catalog::{Catalog, Projection};
+/// let catalog = Catalog::builtin();
+/// let mut proj = Projection::new([&["offset", "sector_num"][..], &["to_dev"]]);
+/// let mut scratch = Vec::new();
+/// let f = catalog
+///     .decode(b"dma_blk_io", b"dbs=0x1 bs=0x2 sector_num=8 to_dev=1", &mut scratch)
+///     .unwrap();
+/// let [offset, to_dev] = proj.resolve(&f);
+/// assert_eq!(f.num(offset.unwrap()), 8);
+/// assert_eq!(f.num(to_dev.unwrap()), 1);
+/// ```
+#[derive(Debug)]
+pub struct Projection<const N: usize> {
+    wanted: [&'static [&'static str]; N],
+    /// (spec address, positions), most recently used first.
+    cache: Vec<(usize, [Option<usize>; N])>,
+}
+
+impl<const N: usize> Projection<N> {
+    /// A projection onto `wanted` fields, each a list of alternative names.
+    pub fn new(wanted: [&'static [&'static str]; N]) -> Self {
+        Projection {
+            wanted,
+            cache: Vec::new(),
+        }
+    }
+
+    /// The position of each wanted field in `fields` (`None` where the
+    /// spec has none of its names).
+    #[inline]
+    pub fn resolve(&mut self, fields: &Fields<'_>) -> [Option<usize>; N] {
+        let key = std::ptr::from_ref(fields.spec) as usize;
+        if let Some(&(k, pos)) = self.cache.first()
+            && k == key
+        {
+            return pos;
+        }
+        self.resolve_slow(fields, key)
+    }
+
+    #[cold]
+    fn resolve_slow(&mut self, fields: &Fields<'_>, key: usize) -> [Option<usize>; N] {
+        if let Some(i) = self.cache.iter().position(|&(k, _)| k == key) {
+            let hit = self.cache.remove(i);
+            self.cache.insert(0, hit);
+            return hit.1;
+        }
+        let pos = self
+            .wanted
+            .map(|names| names.iter().find_map(|n| fields.index(n)));
+        self.cache.insert(0, (key, pos));
+        pos
     }
 }
 
@@ -434,17 +510,73 @@ impl Catalog {
         message: &'a [u8],
         scratch: &'a mut Vec<Slot>,
     ) -> Option<Fields<'a>> {
+        self.event(name)?.decode(message, scratch)
+    }
+
+    /// The specs of the event called `name`, looked up once: a tool that
+    /// decodes a few known events keeps their handles and skips the name
+    /// lookup on every line. `None` when no spec declares the name.
+    #[inline]
+    pub fn event(&self, name: &[u8]) -> Option<EventSpecs<'_>> {
         let entry = self.by_name.get(name)?;
+        Some(EventSpecs {
+            catalog: self,
+            entry,
+        })
+    }
+}
+
+/// The specs one event name has in a [`Catalog`] (see [`Catalog::event`]).
+#[derive(Debug, Clone, Copy)]
+pub struct EventSpecs<'c> {
+    catalog: &'c Catalog,
+    entry: &'c NameEntry,
+}
+
+impl<'c> EventSpecs<'c> {
+    /// Matches `message` against the specs (the last winner first) and
+    /// returns the fields, or `None` when no format matches. `scratch` holds
+    /// the slots and is reused between lines.
+    #[inline]
+    pub fn decode<'a>(self, message: &'a [u8], scratch: &'a mut Vec<Slot>) -> Option<Fields<'a>>
+    where
+        'c: 'a,
+    {
+        let entry = self.entry;
+        let specs = &self.catalog.specs;
         let preferred = entry.preferred.get();
-        let order = std::iter::once(preferred)
-            .chain(entry.specs.iter().copied().filter(|&i| i != preferred));
-        for idx in order {
-            let spec = &self.specs[idx as usize];
+        let spec = &specs[preferred as usize];
+        if let Ok(compiled) = spec.compiled()
+            && compiled.format.match_message(message, scratch)
+        {
+            return Some(Fields {
+                spec,
+                compiled,
+                message,
+                slots: scratch,
+            });
+        }
+        self.decode_others(preferred, message, scratch)
+    }
+
+    /// The other specs, in priority order, after the preferred one failed.
+    #[cold]
+    fn decode_others<'a>(
+        self,
+        preferred: u32,
+        message: &'a [u8],
+        scratch: &'a mut Vec<Slot>,
+    ) -> Option<Fields<'a>>
+    where
+        'c: 'a,
+    {
+        for &idx in self.entry.specs.iter().filter(|&&i| i != preferred) {
+            let spec = &self.catalog.specs[idx as usize];
             let Ok(compiled) = spec.compiled() else {
                 continue;
             };
             if compiled.format.match_message(message, scratch) {
-                entry.preferred.set(idx);
+                self.entry.preferred.set(idx);
                 return Some(Fields {
                     spec,
                     compiled,

@@ -72,11 +72,24 @@ pub enum Piece {
 }
 
 /// A parsed printf format.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CFormat {
     /// The pieces, literals merged.
     pub pieces: Vec<Piece>,
+    /// A straight-line matcher for formats made only of conversions that
+    /// never need to back off when their first candidate fits (see
+    /// [`CFormat::match_message`]); `None` when some piece needs the general
+    /// matcher.
+    plan: Option<Box<[Step]>>,
 }
+
+impl PartialEq for CFormat {
+    fn eq(&self, other: &Self) -> bool {
+        self.pieces == other.pieces
+    }
+}
+
+impl Eq for CFormat {}
 
 /// One value slot recovered by matching: a span of the message and, for
 /// integers, the number.
@@ -143,7 +156,13 @@ impl CFormat {
                 pieces.len()
             ));
         }
-        Ok(CFormat { pieces })
+        Ok(CFormat::from_pieces(pieces))
+    }
+
+    /// A format made of `pieces` (literals already merged).
+    pub fn from_pieces(pieces: Vec<Piece>) -> CFormat {
+        let plan = plan(&pieces);
+        CFormat { pieces, plan }
     }
 
     /// The kinds of the values [`match_message`](Self::match_message) produces,
@@ -167,7 +186,37 @@ impl CFormat {
 
     /// Matches a printed message; on success `out` holds one slot per
     /// [`slot_kinds`](Self::slot_kinds) entry. `out` is cleared first.
+    ///
+    /// Matching first follows the first candidate of every conversion in one
+    /// pass (the straight-line plan, when the format has one); only when that
+    /// path fails does the general matcher search the other candidates. Both
+    /// find the same first match, because the general matcher tries the
+    /// candidates in the same order, depth first.
     pub fn match_message(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
+        out.clear();
+        if let Some(plan) = &self.plan {
+            if run_plan(plan, msg, out) {
+                return true;
+            }
+            out.clear();
+        }
+        self.match_backtracking(msg, out)
+    }
+
+    /// Whether the straight-line plan alone matches `msg` (for tests and
+    /// measurements of how often the general matcher is needed).
+    #[doc(hidden)]
+    pub fn matched_by_plan(&self, msg: &[u8]) -> bool {
+        let mut out = Vec::new();
+        self.plan
+            .as_ref()
+            .is_some_and(|p| run_plan(p, msg, &mut out))
+    }
+
+    /// Matches with the general (backtracking) matcher only. `out` is cleared
+    /// first. For tests that compare it with [`match_message`](Self::match_message).
+    #[doc(hidden)]
+    pub fn match_backtracking(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
         out.clear();
         let mut steps = 0u32;
         self.match_from(0, msg, 0, out, &mut steps)
@@ -226,7 +275,7 @@ impl CFormat {
                             let mut e = s;
                             loop {
                                 let cand = match next_lit {
-                                    Some(l) => match memchr::memmem::find(&msg[e..], l) {
+                                    Some(l) => match find_lit(&msg[e..], l) {
                                         Some(k) => e + k,
                                         None => break,
                                     },
@@ -496,6 +545,295 @@ impl CFormat {
             null,
         });
     }
+}
+
+/// The first occurrence of `needle` in `hay`.
+#[inline]
+fn find_lit(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [b] => memchr::memchr(*b, hay),
+        _ => memchr::memmem::find(hay, needle),
+    }
+}
+
+/// One step of a straight-line plan.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Literal bytes that must come next.
+    Lit(Box<[u8]>),
+    /// A `%s` (or `%m`) without width: up to the first occurrence of the
+    /// literal that follows it, which is consumed too; or, last, to the end.
+    Str { until: Until, null_marker: bool },
+    /// An integer conversion without `-`, `+`, space or `*`.
+    Num(NumStep),
+    /// A `%p` without width.
+    Ptr,
+}
+
+/// Where a planned string ends.
+#[derive(Debug, Clone)]
+enum Until {
+    /// At the end of the message.
+    End,
+    /// Before this byte (the literal after the string is one byte).
+    Byte(u8),
+    /// Before this literal.
+    Lit(Box<memchr::memmem::Finder<'static>>),
+}
+
+/// A planned integer conversion.
+#[derive(Debug, Clone)]
+struct NumStep {
+    /// Digit value of each byte in the conversion's radix, or `NOT_DIGIT`.
+    digits: &'static [u8; 256],
+    radix: u64,
+    /// Leading spaces are padding (a width without the `0` flag).
+    spaces: bool,
+    /// `-` may come first.
+    signed: bool,
+    /// `0x`/`0X` must come first (`%#x`; a zero without it goes to the
+    /// general matcher).
+    prefix: Option<&'static [u8; 2]>,
+    /// Largest magnitude a positive / negative value of the C type has.
+    max_pos: u64,
+    max_neg: u64,
+}
+
+const NOT_DIGIT: u8 = 0xff;
+
+const fn digit_table(radix: u8, lower: bool, upper: bool) -> [u8; 256] {
+    let mut t = [NOT_DIGIT; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let v = if c.is_ascii_digit() {
+            c - b'0'
+        } else if lower && c >= b'a' && c <= b'f' {
+            c - b'a' + 10
+        } else if upper && c >= b'A' && c <= b'F' {
+            c - b'A' + 10
+        } else {
+            NOT_DIGIT
+        };
+        if v != NOT_DIGIT && v < radix {
+            t[b] = v;
+        }
+        b += 1;
+    }
+    t
+}
+
+static DEC_DIGITS: [u8; 256] = digit_table(10, false, false);
+static OCT_DIGITS: [u8; 256] = digit_table(8, false, false);
+static HEX_DIGITS: [u8; 256] = digit_table(16, true, false);
+static HEX_UPPER_DIGITS: [u8; 256] = digit_table(16, false, true);
+
+/// The straight-line plan of `pieces`, when every piece has one.
+fn plan(pieces: &[Piece]) -> Option<Box<[Step]>> {
+    let mut steps = Vec::with_capacity(pieces.len());
+    let mut i = 0;
+    while i < pieces.len() {
+        match &pieces[i] {
+            Piece::Lit(l) => steps.push(Step::Lit(l.clone().into_boxed_slice())),
+            Piece::Conv(c) => {
+                if c.star_width || c.star_precision || c.left || c.plus || c.space {
+                    return None;
+                }
+                match c.kind {
+                    Kind::Str | Kind::Errno if c.width.is_none() => {
+                        let until = match pieces.get(i + 1) {
+                            None => Until::End,
+                            Some(Piece::Lit(l)) => {
+                                i += 1;
+                                match l.as_slice() {
+                                    [b] => Until::Byte(*b),
+                                    _ => Until::Lit(Box::new(
+                                        memchr::memmem::Finder::new(l).into_owned(),
+                                    )),
+                                }
+                            }
+                            Some(Piece::Conv(_)) => return None,
+                        };
+                        steps.push(Step::Str {
+                            until,
+                            null_marker: c.kind == Kind::Str,
+                        });
+                    }
+                    Kind::Pointer if c.width.is_none() => steps.push(Step::Ptr),
+                    Kind::Signed | Kind::Unsigned(_) => {
+                        let (digits, radix, prefix): (_, _, Option<&'static [u8; 2]>) = match c.kind
+                        {
+                            Kind::Unsigned(Radix::Hex) => (&HEX_DIGITS, 16, c.alt.then_some(b"0x")),
+                            Kind::Unsigned(Radix::HexUpper) => {
+                                (&HEX_UPPER_DIGITS, 16, c.alt.then_some(b"0X"))
+                            }
+                            Kind::Unsigned(Radix::Oct) => (&OCT_DIGITS, 8, None),
+                            _ => (&DEC_DIGITS, 10, None),
+                        };
+                        let bits = match c.length {
+                            Length::Long => 64,
+                            Length::Int => 32,
+                            Length::Short => 16,
+                            Length::Char => 8,
+                        };
+                        let signed = c.kind == Kind::Signed;
+                        let (max_pos, max_neg) = if signed {
+                            ((1u64 << (bits - 1)) - 1, 1u64 << (bits - 1))
+                        } else {
+                            (u64::MAX >> (64 - bits), 0)
+                        };
+                        steps.push(Step::Num(NumStep {
+                            digits,
+                            radix,
+                            spaces: c.width.is_some() && (!c.zero || c.precision.is_some()),
+                            signed,
+                            prefix,
+                            max_pos,
+                            max_neg,
+                        }));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        i += 1;
+    }
+    Some(steps.into_boxed_slice())
+}
+
+/// Follows `plan` through `msg`, taking the first candidate of every step.
+fn run_plan(plan: &[Step], msg: &[u8], out: &mut Vec<Slot>) -> bool {
+    let mut pos = 0usize;
+    for step in plan {
+        match step {
+            Step::Lit(l) => {
+                if !has_at(msg, pos, l) {
+                    return false;
+                }
+                pos += l.len();
+            }
+            Step::Str { until, null_marker } => {
+                let rest = &msg[pos..];
+                let (end, next) = match until {
+                    Until::End => (msg.len(), msg.len()),
+                    Until::Byte(b) => match memchr::memchr(*b, rest) {
+                        Some(k) => (pos + k, pos + k + 1),
+                        None => return false,
+                    },
+                    Until::Lit(f) => match f.find(rest) {
+                        Some(k) => (pos + k, pos + k + f.needle().len()),
+                        None => return false,
+                    },
+                };
+                out.push(Slot {
+                    start: pos as u32,
+                    end: end as u32,
+                    num: 0,
+                    null: *null_marker && &msg[pos..end] == b"(null)",
+                });
+                pos = next;
+            }
+            Step::Ptr => {
+                let rest = &msg[pos..];
+                if rest.starts_with(b"(nil)") {
+                    out.push(Slot {
+                        start: pos as u32,
+                        end: (pos + 5) as u32,
+                        num: 0,
+                        null: true,
+                    });
+                    pos += 5;
+                    continue;
+                }
+                if !has_at(msg, pos, b"0x") {
+                    return false;
+                }
+                let Some((num, n)) = read_digits(&rest[2..], &HEX_DIGITS, 16) else {
+                    return false;
+                };
+                if n == 0 {
+                    return false;
+                }
+                out.push(Slot {
+                    start: pos as u32,
+                    end: (pos + 2 + n) as u32,
+                    num,
+                    null: false,
+                });
+                pos += 2 + n;
+            }
+            Step::Num(s) => {
+                if s.spaces {
+                    pos += msg[pos..].iter().take_while(|&&b| b == b' ').count();
+                }
+                let start = pos;
+                let neg = s.signed && msg.get(pos) == Some(&b'-');
+                pos += usize::from(neg);
+                if let Some(p) = s.prefix {
+                    if !has_at(msg, pos, p) {
+                        return false;
+                    }
+                    pos += 2;
+                }
+                let Some((mag, n)) = read_digits(&msg[pos..], s.digits, s.radix) else {
+                    return false;
+                };
+                if n == 0 {
+                    return false;
+                }
+                let num = if neg {
+                    if mag > s.max_neg {
+                        return false;
+                    }
+                    (mag as i64).wrapping_neg() as u64
+                } else {
+                    if mag > s.max_pos {
+                        return false;
+                    }
+                    mag
+                };
+                pos += n;
+                out.push(Slot {
+                    start: start as u32,
+                    end: pos as u32,
+                    num,
+                    null: false,
+                });
+            }
+        }
+    }
+    pos == msg.len()
+}
+
+/// Whether `msg` has `lit` at `pos`: a byte loop, cheaper than a call to
+/// `memcmp` for the short literals of formats.
+#[inline]
+fn has_at(msg: &[u8], pos: usize, lit: &[u8]) -> bool {
+    match msg.get(pos..pos + lit.len()) {
+        Some(here) => here.iter().zip(lit).all(|(a, b)| a == b),
+        None => false,
+    }
+}
+
+/// The value and length of the run of digits at the start of `d`, or `None`
+/// when the value overflows 64 bits.
+#[inline]
+fn read_digits(d: &[u8], table: &[u8; 256], radix: u64) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    let mut overflow = false;
+    for &b in d {
+        let x = table[usize::from(b)];
+        if x == NOT_DIGIT {
+            break;
+        }
+        let (m, o1) = v.overflowing_mul(radix);
+        let (a, o2) = m.overflowing_add(u64::from(x));
+        overflow |= o1 | o2;
+        v = a;
+        n += 1;
+    }
+    (!overflow).then_some((v, n))
 }
 
 /// The widest field [`CFormat::render`] pads to (a `*` width from a binary
@@ -1188,5 +1526,102 @@ mod tests {
         assert!(CFormat::parse(r#""%""#).is_err());
         assert!(CFormat::parse(r#""%y""#).is_err());
         assert!(CFormat::parse(r#""%99999d""#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Conversions and literals that formats in QEMU's catalogs are built of.
+    const TOKENS: &[&str] = &[
+        "%s", "%d", "%u", "%x", "%02x", "%08x", "%#x", "%#08x", "%p", "%X", "%o", "%3d", "%-3d",
+        "%lx", "%hhx", "%hd", "%ld", "%.8x", "%.0x", "%c", "%m", "%5s", "%+d", "% d", "%*d", " ",
+        "=", ":", ".", " @0x", " -> 0x", "x", "0", "-", "(", ")", ", ", "ab",
+    ];
+
+    fn format_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(TOKENS), 0..8).prop_map(|t| t.concat())
+    }
+
+    /// Messages close to what a format prints: rendered from random words
+    /// and strings, then possibly cut or with a byte changed.
+    fn check(format: &str, words: &[u64], strs: &[Vec<u8>], cut: usize, poke: (usize, u8)) {
+        let f = CFormat::from_printf(format.as_bytes()).unwrap();
+        let mut si = 0;
+        let mut wi = 0;
+        let mut args = std::iter::from_fn(|| {
+            let which = (wi + si) % 3;
+            if which == 2 && si < strs.len() {
+                si += 1;
+                Some(RawArg::Bytes(&strs[si - 1]))
+            } else if wi < words.len() {
+                wi += 1;
+                Some(RawArg::Word(words[wi - 1]))
+            } else {
+                None
+            }
+        });
+        let mut msg = Vec::new();
+        f.render(&mut args, &mut msg);
+        let variants = [
+            msg.clone(),
+            msg[..msg.len().saturating_sub(cut)].to_vec(),
+            {
+                let mut m = msg.clone();
+                if !m.is_empty() {
+                    let i = poke.0 % m.len();
+                    m[i] = poke.1;
+                }
+                m
+            },
+        ];
+        for m in &variants {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let a = f.match_message(m, &mut fast);
+            let b = f.match_backtracking(m, &mut slow);
+            assert_eq!(
+                (a, &fast),
+                (b, &slow),
+                "format {format:?} message {:?}",
+                String::from_utf8_lossy(m)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plan_agrees_with_backtracking(
+            format in format_strategy(),
+            words in proptest::collection::vec(
+                prop_oneof![0u64..20, any::<u64>(), Just(u64::MAX), Just(0x8000_0000)],
+                0..8,
+            ),
+            strs in proptest::collection::vec(
+                proptest::collection::vec(prop_oneof![Just(b' '), Just(b'x'), Just(b'0'), Just(b':'), any::<u8>()], 0..6),
+                0..4,
+            ),
+            cut in 0usize..3,
+            poke in (any::<usize>(), prop_oneof![Just(b' '), Just(b'0'), Just(b'x'), any::<u8>()]),
+        ) {
+            check(&format, &words, &strs, cut, poke);
+        }
+    }
+
+    #[test]
+    fn plan_covers_common_formats() {
+        for f in [
+            "%s %02x:%02x.%x @0x%x -> 0x%x",
+            "%p keycode 0x%02x",
+            "dbs=%p bs=%p offset=%ld to_dev=%d",
+        ] {
+            let f = CFormat::from_printf(f.as_bytes()).unwrap();
+            assert!(f.plan.is_some(), "{f:?}");
+        }
+        for f in ["%c", "%-3d", "%*d", "%5s", "%s%d", "%f"] {
+            let f = CFormat::from_printf(f.as_bytes()).unwrap();
+            assert!(f.plan.is_none(), "{f:?}");
+        }
     }
 }

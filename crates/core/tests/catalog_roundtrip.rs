@@ -997,6 +997,9 @@ struct Tally {
     ambiguous_cases: usize,
     /// Events whose format shows an adjacent pair, with its shape.
     ambiguous_events: Vec<(String, Shape)>,
+    /// Cases matched by the straight-line plan (the rest needed the
+    /// backtracking matcher, or their format has no plan).
+    planned_cases: usize,
     failures: Vec<String>,
 }
 
@@ -1072,6 +1075,23 @@ fn check_spec(catalog: &Catalog, spec: &EventSpec, cases: u32, tally: &mut Tally
             ));
             continue;
         }
+        // The straight-line plan and the backtracking matcher must agree.
+        if let Ok(compiled) = spec.compiled() {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let format = compiled.format();
+            let fast_ok = format.match_message(&msg, &mut fast);
+            let slow_ok = format.match_backtracking(&msg, &mut slow);
+            if (fast_ok, &fast) != (slow_ok, &slow) {
+                tally.failures.push(format!(
+                    "{}: planned matcher gave {fast_ok} {fast:?}, backtracking {slow_ok} {slow:?}",
+                    show()
+                ));
+                continue;
+            }
+            if format.matched_by_plan(&msg) {
+                tally.planned_cases += 1;
+            }
+        }
         let got_values: Vec<Value<'_>> = (0..got.len()).map(|i| got.value(i)).collect();
         let want_values: Vec<Value<'_>> = want.iter().map(Exp::value).collect();
         if got_values != want_values {
@@ -1108,10 +1128,11 @@ fn run_catalog(catalog: &Catalog, label: &str) -> Tally {
 /// One summary line on stderr (seen with `--nocapture`).
 fn report(tally: &Tally, label: &str) {
     eprintln!(
-        "catalog_roundtrip: {label}: {} specs, {} cases ({} in formats with adjacent conversions), {} failures",
+        "catalog_roundtrip: {label}: {} specs, {} cases ({} in formats with adjacent conversions, {} matched by the straight-line plan), {} failures",
         tally.specs,
         tally.cases,
         tally.ambiguous_cases,
+        tally.planned_cases,
         tally.failures.len(),
     );
 }

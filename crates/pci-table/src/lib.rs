@@ -20,10 +20,10 @@ pub mod space;
 use std::io::Write;
 
 use qtrace_core::Error;
-use qtrace_core::catalog::Catalog;
+use qtrace_core::catalog::{Catalog, EventSpecs, Projection};
 use qtrace_core::cli::{Env, Status};
 use qtrace_core::scan::{Diag, Event, Record, Scanner};
-use qtrace_core::value::{Radix, Value};
+use qtrace_core::value::{Kind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
 use rustc_hash::FxHashMap;
 
@@ -170,59 +170,105 @@ pci_cfg_read(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint
 pci_cfg_write(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint64_t val) "%s %02u:%u @0x%" PRIx64 " <- 0x%" PRIx64
 "#;
 
-/// Scratch space for decoding.
-#[derive(Debug, Default)]
+/// Scratch space for decoding, and the fields an access is made of.
+#[derive(Debug)]
 struct Scratch {
     main: Vec<qtrace_core::format::Slot>,
     wide: Vec<qtrace_core::format::Slot>,
+    fields: Projection<6>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            main: Vec::new(),
+            wide: Vec::new(),
+            // The old format (QEMU <= 6.2) has no bus and calls slot and
+            // function `devid` and `fnid`.
+            fields: Projection::new([
+                &["dev"],
+                &["bus"],
+                &["slot", "devid"],
+                &["func", "fnid"],
+                &["offs", "offset"],
+                &["val", "value"],
+            ]),
+        }
+    }
+}
+
+/// The specs of one config-access event: the catalog's, then the 64-bit
+/// variants.
+#[derive(Debug, Clone, Copy)]
+struct AccessSpecs<'c> {
+    main: Option<EventSpecs<'c>>,
+    wide: Option<EventSpecs<'c>>,
+}
+
+impl<'c> AccessSpecs<'c> {
+    fn new(catalog: &'c Catalog, wide: &'c Catalog, name: &[u8]) -> Self {
+        AccessSpecs {
+            main: catalog.event(name),
+            wide: wide.event(name),
+        }
+    }
 }
 
 fn decode<'a>(
-    catalog: &'a Catalog,
-    wide: &'a Catalog,
+    specs: AccessSpecs<'a>,
+    op: Op,
     ev: &Event<'a>,
     scratch: &'a mut Scratch,
 ) -> std::result::Result<Access<'a>, String> {
-    let op = if ev.name == b"pci_cfg_read" {
-        Op::Read
-    } else {
-        Op::Write
-    };
-    let name = String::from_utf8_lossy(ev.name);
-    let found = catalog
-        .decode(ev.name, ev.message, &mut scratch.main)
-        .or_else(|| wide.decode(ev.name, ev.message, &mut scratch.wide));
+    let name = || String::from_utf8_lossy(ev.name);
+    let found = specs
+        .main
+        .and_then(|s| s.decode(ev.message, &mut scratch.main))
+        .or_else(|| specs.wide?.decode(ev.message, &mut scratch.wide));
     let Some(fields) = found else {
         return Err(format!(
-            "{name}: '{}' matches no known format of the event (truncated line?); skipped",
+            "{}: '{}' matches no known format of the event (truncated line?); skipped",
+            name(),
             String::from_utf8_lossy(ev.message)
         ));
     };
-    let missing =
-        |what: &str| format!("{name}: the catalog's format has no {what} argument; skipped");
-    let num = |names: &[&str], what: &str| -> std::result::Result<u64, String> {
-        fields
-            .get_any(names)
-            .and_then(|(_, v)| v.as_u64())
-            .ok_or_else(|| missing(what))
+    let missing = |what: &str| {
+        format!(
+            "{}: the catalog's format has no {what} argument; skipped",
+            name()
+        )
     };
-    let dev: &[u8] = match fields.get("dev") {
-        Some(Value::Str(Some(s))) => s,
-        Some(Value::Str(None)) => b"(null)",
+    let [dev, bus, slot, func, offset, value] = scratch.fields.resolve(&fields);
+    let is_int = |i: usize| !matches!(fields.kind(i), Kind::Str | Kind::Errno | Kind::Float);
+    let num = |i: Option<usize>, what: &str| -> std::result::Result<u64, String> {
+        match i {
+            Some(i) if is_int(i) => Ok(fields.num(i)),
+            _ => Err(missing(what)),
+        }
+    };
+    let dev: &[u8] = match dev {
+        Some(i) if matches!(fields.kind(i), Kind::Str | Kind::Errno) => {
+            if fields.is_null(i) {
+                b"(null)"
+            } else {
+                fields.text(i)
+            }
+        }
         _ => return Err(missing("dev")),
     };
-    let bus = match fields.get("bus") {
-        Some(v) => Some(v.as_u64().ok_or_else(|| missing("bus"))?),
+    let bus = match bus {
+        Some(_) => Some(num(bus, "bus")?),
         None => None,
     };
-    let slot = num(&["slot", "devid"], "slot")?;
-    let func = num(&["func", "fnid"], "function")?;
-    let offset = num(&["offs", "offset"], "offset")?;
-    let value = num(&["val", "value"], "value")?;
+    let slot = num(slot, "slot")?;
+    let func = num(func, "function")?;
+    let offset = num(offset, "offset")?;
+    let value = num(value, "value")?;
     let range = |v: u64, max: u64, what: &str| -> std::result::Result<u8, String> {
         if v > max {
             Err(format!(
-                "{name}: {what} {v} is out of range (at most {max}); skipped"
+                "{}: {what} {v} is out of range (at most {max}); skipped",
+                name()
             ))
         } else {
             Ok(v as u8)
@@ -283,6 +329,8 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut scratch = Scratch::default();
     let mut wide = Catalog::new();
     wide.add_text("<pci-table: 64-bit variants>", WIDE_SPECS);
+    let read_specs = AccessSpecs::new(&catalog, &wide, b"pci_cfg_read");
+    let write_specs = AccessSpecs::new(&catalog, &wide, b"pci_cfg_write");
     {
         let mut sink: Sink<&mut W> = if !args.accesses {
             Sink::Table
@@ -300,10 +348,14 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             let Record::Event(ev) = rec else {
                 return Ok(true);
             };
-            if ev.name != b"pci_cfg_read" && ev.name != b"pci_cfg_write" {
+            let (specs, op) = if ev.name == b"pci_cfg_read" {
+                (read_specs, Op::Read)
+            } else if ev.name == b"pci_cfg_write" {
+                (write_specs, Op::Write)
+            } else {
                 return Ok(true);
-            }
-            let acc = match decode(&catalog, &wide, &ev, &mut scratch) {
+            };
+            let acc = match decode(specs, op, &ev, &mut scratch) {
                 Ok(a) => a,
                 Err(what) => {
                     run.line_error(diag, info.name, ev.line.number, what);
