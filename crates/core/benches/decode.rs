@@ -67,3 +67,18 @@ fn classify_line(bencher: Bencher, line: &str) {
         ))
     });
 }
+
+/// The matcher alone, without the name lookup.
+#[divan::bench(args = EVENTS)]
+fn match_format(bencher: Bencher, event: &(&str, &str)) {
+    let catalog = Catalog::builtin();
+    let (name, message) = (event.0.as_bytes(), event.1.as_bytes());
+    let mut scratch: Vec<Slot> = Vec::new();
+    let mut first: Vec<Slot> = Vec::new();
+    let spec = catalog
+        .decode(name, message, &mut first)
+        .expect("matches")
+        .spec();
+    let format = spec.compiled().expect("compiles").format();
+    bencher.bench_local(|| black_box(format.match_message(black_box(message), &mut scratch)));
+}

@@ -464,6 +464,11 @@ impl Catalog {
         &self.sources
     }
 
+    /// The names of every declared event, as a set another thread can share.
+    pub fn name_set(&self) -> crate::ahead::NameSet {
+        std::sync::Arc::new(self.by_name.keys().cloned().collect())
+    }
+
     /// True when some spec declares this event name.
     #[inline]
     pub fn knows(&self, name: &[u8]) -> bool {

@@ -819,21 +819,25 @@ fn has_at(msg: &[u8], pos: usize, lit: &[u8]) -> bool {
 /// when the value overflows 64 bits.
 #[inline]
 fn read_digits(d: &[u8], table: &[u8; 256], radix: u64) -> Option<(u64, usize)> {
-    let mut v: u64 = 0;
-    let mut n = 0;
-    let mut overflow = false;
-    for &b in d {
-        let x = table[usize::from(b)];
-        if x == NOT_DIGIT {
-            break;
-        }
-        let (m, o1) = v.overflowing_mul(radix);
-        let (a, o2) = m.overflowing_add(u64::from(x));
-        overflow |= o1 | o2;
-        v = a;
-        n += 1;
+    let n = d
+        .iter()
+        .position(|&b| table[usize::from(b)] == NOT_DIGIT)
+        .unwrap_or(d.len());
+    let run = &d[..n];
+    // Up to 15 digits cannot overflow in any radix up to 16: no checks.
+    if n <= 15 {
+        let v = run
+            .iter()
+            .fold(0u64, |v, &b| v * radix + u64::from(table[usize::from(b)]));
+        return Some((v, n));
     }
-    (!overflow).then_some((v, n))
+    let mut v: u64 = 0;
+    for &b in run {
+        v = v
+            .checked_mul(radix)?
+            .checked_add(u64::from(table[usize::from(b)]))?;
+    }
+    Some((v, n))
 }
 
 /// The widest field [`CFormat::render`] pads to (a `*` width from a binary

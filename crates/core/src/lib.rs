@@ -6,7 +6,8 @@
 //! The pieces, in the order bytes flow through them:
 //! [`input`] opens files and standard input and undoes compression
 //! ([`simple`] reads QEMU's binary trace files into the same events);
-//! [`lines`] splits lines in bounded memory; [`recognize`] finds the prefix and
+//! [`lines`] splits lines in bounded memory, on a second thread ([`ahead`]);
+//! [`recognize`] finds the prefix and
 //! event name; [`scan`] decides event vs. other line with the [`catalog`],
 //! whose specs are compiled by [`format`](mod@format) into matchers that recover typed
 //! [`value`]s; [`write`](mod@write) and [`output`] print the results; [`cli`] wraps a tool
@@ -33,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod ahead;
 pub mod catalog;
 pub mod cli;
 pub mod error;
@@ -41,7 +43,6 @@ pub mod glob;
 pub mod input;
 pub mod lines;
 pub mod output;
-pub mod prefetch;
 pub mod recognize;
 pub mod scan;
 pub mod simple;

@@ -16,12 +16,11 @@
 use std::cell::Cell;
 use std::io::Write;
 
-use memchr::memmem::Finder;
-
+use crate::ahead::{Ahead, Item, Message, NameSet};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{Encoding, Input};
-use crate::lines::{DEFAULT_MAX_LINE, Line, LineEvent, LineReader};
+use crate::lines::{DEFAULT_MAX_LINE, Line};
 use crate::recognize::{Prefix, PrefixKind, recognize, recognize_wrapped};
 
 /// A trace event found in a line.
@@ -165,6 +164,8 @@ pub struct InputInfo<'a> {
 pub struct Scanner<'c> {
     catalog: &'c Catalog,
     opts: ScanOptions,
+    /// The catalog's names, shared with the splitting threads once needed.
+    names: Option<NameSet>,
     /// Stats over everything scanned so far.
     pub stats: ScanStats,
 }
@@ -178,6 +179,7 @@ impl<'c> Scanner<'c> {
         Scanner {
             catalog,
             opts,
+            names: None,
             stats: ScanStats::default(),
         }
     }
@@ -190,32 +192,7 @@ impl<'c> Scanner<'c> {
     /// Classifies one line.
     #[inline]
     pub fn classify<'a>(&self, line: Line<'a>) -> Record<'a> {
-        let bytes = line.bytes;
-        if let Some(shape) = recognize(bytes) {
-            let strong = !matches!(shape.prefix.kind, PrefixKind::Bare | PrefixKind::Iso);
-            let followed_by_space =
-                shape.message.as_ptr() as usize > shape.name.as_ptr() as usize + shape.name.len();
-            let accepted = strong
-                || self.catalog.knows(shape.name)
-                || (memchr::memchr(b'_', shape.name).is_some() && followed_by_space);
-            if accepted {
-                return Record::Event(Event {
-                    line,
-                    prefix: shape.prefix,
-                    name: shape.name,
-                    message: shape.message,
-                });
-            }
-        }
-        match recognize_wrapped(bytes) {
-            Some(shape) => Record::Event(Event {
-                line,
-                prefix: shape.prefix,
-                name: shape.name,
-                message: shape.message,
-            }),
-            None => Record::Other(line),
-        }
+        classify_with(line, |name| self.catalog.knows(name))
     }
 
     /// Scans every input in order. Unreadable inputs and bad lines are
@@ -256,49 +233,98 @@ impl<'c> Scanner<'c> {
             return self.scan_simple(&name, index, opened.reader, diag, f);
         }
         let info = InputInfo { name: &name, index };
-        let finder = self.opts.prefilter.as_deref().map(Finder::new);
-        let source = crate::prefetch::Prefetch::new(opened.reader);
-        let mut reader = LineReader::with_limits(source, self.opts.max_line, 256 << 10);
+        let plan = crate::ahead::Plan {
+            max_line: self.opts.max_line,
+            prefilter: self.opts.prefilter.clone(),
+            names: self.names(),
+        };
+        let mut ahead = Ahead::spawn(opened.reader, plan);
         let max_line = self.opts.max_line;
-        loop {
-            let ev = match reader.next_with(finder.as_ref()) {
-                Ok(Some(ev)) => ev,
-                Ok(None) => break,
-                Err(source) => {
-                    let line = reader.line_number() + 1;
+        while let Some(msg) = ahead.recv() {
+            let batch = match msg {
+                Message::Batch(b) => b,
+                Message::End { lines } => {
+                    self.stats.lines += lines;
+                    return Ok(true);
+                }
+                Message::Error { line, source } => {
                     diag.error(&Error::Input {
                         input: format!("{name}:{line}"),
                         source,
                     });
-                    break;
+                    self.stats.lines += line - 1;
+                    return Ok(true);
                 }
             };
-            match ev {
-                LineEvent::Line(line) => {
-                    let rec = self.classify(line);
-                    match rec {
-                        Record::Event(_) => self.stats.events += 1,
-                        Record::Other(_) => self.stats.other += 1,
+            for item in batch.records() {
+                match item {
+                    Item::Record(rec) => {
+                        match rec {
+                            Record::Event(_) => self.stats.events += 1,
+                            Record::Other(_) => self.stats.other += 1,
+                        }
+                        if !f(info, rec)? {
+                            self.stats.lines += rec.line().number;
+                            return Ok(false);
+                        }
                     }
-                    if !f(info, rec)? {
-                        self.stats.lines = self.stats.lines.max(reader.line_number());
-                        return Ok(false);
+                    Item::TooLong { number, length } => {
+                        self.stats.too_long += 1;
+                        diag.error(&Error::Line {
+                            input: name.clone(),
+                            line: number,
+                            what: format!(
+                                "line is {length} bytes long, over the limit of {max_line} (--max-line-len); skipped"
+                            ),
+                        });
                     }
-                }
-                LineEvent::TooLong { number, length } => {
-                    self.stats.too_long += 1;
-                    diag.error(&Error::Line {
-                        input: name.clone(),
-                        line: number,
-                        what: format!(
-                            "line is {length} bytes long, over the limit of {max_line} (--max-line-len); skipped"
-                        ),
-                    });
                 }
             }
+            ahead.give_back(batch);
         }
-        self.stats.lines += reader.line_number();
-        Ok(true)
+        // The thread ended without a last word (it cannot, short of a panic).
+        Err(Error::usage(format!(
+            "{name}: reading stopped unexpectedly"
+        )))
+    }
+
+    /// The catalog's event names, for the splitting thread.
+    fn names(&mut self) -> NameSet {
+        self.names
+            .get_or_insert_with(|| self.catalog.name_set())
+            .clone()
+    }
+}
+
+/// Classifies one line; `knows` says whether the catalog declares an event
+/// name (it decides for lines without a prefix). See the module docs.
+#[inline]
+pub fn classify_with<'a>(line: Line<'a>, knows: impl Fn(&[u8]) -> bool) -> Record<'a> {
+    let bytes = line.bytes;
+    if let Some(shape) = recognize(bytes) {
+        let strong = !matches!(shape.prefix.kind, PrefixKind::Bare | PrefixKind::Iso);
+        let followed_by_space =
+            shape.message.as_ptr() as usize > shape.name.as_ptr() as usize + shape.name.len();
+        let accepted = strong
+            || knows(shape.name)
+            || (memchr::memchr(b'_', shape.name).is_some() && followed_by_space);
+        if accepted {
+            return Record::Event(Event {
+                line,
+                prefix: shape.prefix,
+                name: shape.name,
+                message: shape.message,
+            });
+        }
+    }
+    match recognize_wrapped(bytes) {
+        Some(shape) => Record::Event(Event {
+            line,
+            prefix: shape.prefix,
+            name: shape.name,
+            message: shape.message,
+        }),
+        None => Record::Other(line),
     }
 }
 

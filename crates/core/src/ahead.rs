@@ -1,0 +1,517 @@
+//! Reading, splitting and classifying lines on a second thread, so that a
+//! tool's own work on one batch of lines overlaps with the preparation of
+//! the next.
+//!
+//! The thread runs the [`LineReader`] (with the prefilter) and the line
+//! classification ([`classify_with`]) over the raw stream, and copies each
+//! line it keeps into a batch together with where its prefix, name and
+//! message are. The scanning thread rebuilds each [`Record`] from a batch
+//! without looking at the bytes again. Batches travel over a bounded
+//! channel and come back for reuse, so memory stays at a few batches
+//! whatever the input size; read errors travel in order with the lines.
+//!
+//! Batches are handed over before every read of the input, so a live pipe
+//! (`qemu … 2>&1 | tool --line-buffered`) gets each line through as soon as
+//! it arrives, while a file is handed over in read-sized batches.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use memchr::memmem::Finder;
+use rustc_hash::FxHashSet;
+
+use crate::input::Stream;
+use crate::lines::{Line, LineEvent, LineReader, LineSource, Window};
+use crate::recognize::{Prefix, PrefixKind};
+use crate::scan::{Event, Record, classify_with};
+
+/// Batches in flight.
+const DEPTH: usize = 4;
+/// Bytes read at once.
+const CHUNK: usize = 512 << 10;
+/// A batch is handed over when it holds this many bytes of lines (or
+/// before the next read, whichever comes first).
+const BATCH_BYTES: usize = 256 << 10;
+/// A returned batch that grew past this (a very long line) is dropped
+/// instead of reused.
+const KEEP_CAPACITY: usize = 4 << 20;
+
+/// The event names a catalog knows, shareable with the splitting thread.
+pub type NameSet = Arc<FxHashSet<Box<[u8]>>>;
+
+/// A span of a line, as offsets from its start.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// Where `part`, a subslice of `line`, lies in it.
+    fn of(line: &[u8], part: &[u8]) -> Span {
+        let offset = (part.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        debug_assert!(offset <= line.len() && offset + part.len() <= line.len());
+        // Never out of bounds, even if a recogniser handed back a slice of
+        // something else (an empty part then lies at the end).
+        let start = offset.min(line.len());
+        Span {
+            start,
+            end: (start + part.len()).min(line.len()),
+        }
+    }
+
+    fn slice(self, line: &[u8]) -> &[u8] {
+        &line[self.start..self.end]
+    }
+}
+
+/// What a line was found to be.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Other,
+    Event {
+        prefix: PrefixKind,
+        tid: Option<u64>,
+        time: Option<Span>,
+        name: Span,
+        message: Span,
+    },
+}
+
+/// One entry of a batch.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// A line: its bytes are `start..full_end` of the batch, of which
+    /// `start..start + len` is the line without its terminator.
+    Line {
+        number: u64,
+        start: usize,
+        len: usize,
+        full_end: usize,
+        kind: Kind,
+    },
+    /// A line over the length bound, skipped.
+    TooLong { number: u64, length: u64 },
+}
+
+/// Lines prepared by the splitting thread.
+#[derive(Debug, Default)]
+pub struct Batch {
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.entries.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The records of the batch, in order.
+    pub fn records(&self) -> impl Iterator<Item = Item<'_>> {
+        self.entries.iter().map(move |e| match *e {
+            Entry::TooLong { number, length } => Item::TooLong { number, length },
+            Entry::Line {
+                number,
+                start,
+                len,
+                full_end,
+                kind,
+            } => {
+                let full = &self.bytes[start..full_end];
+                let bytes = &full[..len];
+                let line = Line {
+                    number,
+                    bytes,
+                    full,
+                };
+                Item::Record(match kind {
+                    Kind::Other => Record::Other(line),
+                    Kind::Event {
+                        prefix,
+                        tid,
+                        time,
+                        name,
+                        message,
+                    } => Record::Event(Event {
+                        line,
+                        prefix: Prefix {
+                            kind: prefix,
+                            tid,
+                            time: time.map(|t| t.slice(bytes)),
+                        },
+                        name: name.slice(bytes),
+                        message: message.slice(bytes),
+                    }),
+                })
+            }
+        })
+    }
+}
+
+/// One item of a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    /// A line and what it is.
+    Record(Record<'a>),
+    /// A line over the length bound, skipped.
+    TooLong {
+        /// Its line number.
+        number: u64,
+        /// Its length in bytes (without the newline).
+        length: u64,
+    },
+}
+
+/// What the splitting thread sends.
+#[derive(Debug)]
+pub enum Message {
+    /// Some lines.
+    Batch(Batch),
+    /// Reading failed before line `line`; nothing follows.
+    Error {
+        /// The number the next line would have had.
+        line: u64,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The end of the input, after `lines` lines.
+    End {
+        /// Lines read (including skipped ones).
+        lines: u64,
+    },
+}
+
+/// The receiving end: batches of classified lines from the splitting thread.
+#[derive(Debug)]
+pub struct Ahead {
+    rx: Receiver<Message>,
+    back: SyncSender<Batch>,
+}
+
+/// How the splitting thread reads and classifies.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Longest line kept.
+    pub max_line: usize,
+    /// Only lines containing this are kept (see [`crate::scan::ScanOptions`]).
+    pub prefilter: Option<Vec<u8>>,
+    /// The names the catalog knows (for lines without a prefix).
+    pub names: NameSet,
+}
+
+impl Ahead {
+    /// Starts splitting `src` on a new thread.
+    pub fn spawn(src: Stream, plan: Plan) -> Ahead {
+        let (tx, rx) = sync_channel::<Message>(DEPTH);
+        let (back, free) = sync_channel::<Batch>(DEPTH + 1);
+        // Not joined: the thread may be blocked reading a live pipe that has
+        // nothing to say, and must not keep the process alive. It ends at its
+        // next hand-over once this side is dropped.
+        std::thread::Builder::new()
+            .name("qtrace-split".into())
+            .spawn(move || split(src, plan, tx, free))
+            .expect("spawning the splitting thread");
+        Ahead { rx, back }
+    }
+
+    /// The next message; after `Error` or `End`, `None`.
+    pub fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().ok()
+    }
+
+    /// Returns a used batch for reuse.
+    pub fn give_back(&self, mut batch: Batch) {
+        if batch.bytes.capacity() <= KEEP_CAPACITY {
+            batch.clear();
+            let _ = self.back.try_send(batch);
+        }
+    }
+}
+
+/// The batch being filled, shared by the split loop and the input (which
+/// hands it over before each read).
+struct Pending {
+    batch: Batch,
+    tx: SyncSender<Message>,
+    free: Receiver<Batch>,
+    /// The scanning side is gone.
+    closed: bool,
+}
+
+impl Pending {
+    /// Hands over the batch if it holds anything.
+    fn flush(&mut self) {
+        if self.batch.is_empty() || self.closed {
+            return;
+        }
+        let fresh = self.free.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, fresh);
+        if self.tx.send(Message::Batch(full)).is_err() {
+            self.closed = true;
+        }
+    }
+}
+
+/// The input, handing over the pending batch before every read.
+struct Source {
+    src: Stream,
+    pending: Rc<RefCell<Pending>>,
+}
+
+impl LineSource for Source {
+    fn refill(&mut self, buf: &mut Vec<u8>, w: Window<'_>, chunk: usize) -> io::Result<bool> {
+        let closed = {
+            let mut p = self.pending.borrow_mut();
+            p.flush();
+            p.closed
+        };
+        if closed {
+            // Nobody listens: stop reading.
+            return Ok(false);
+        }
+        self.src.refill(buf, w, chunk)
+    }
+}
+
+/// The splitting thread's loop.
+fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>) {
+    let pending = Rc::new(RefCell::new(Pending {
+        batch: Batch::default(),
+        tx: tx.clone(),
+        free,
+        closed: false,
+    }));
+    let source = Source {
+        src,
+        pending: Rc::clone(&pending),
+    };
+    let finder = plan.prefilter.as_deref().map(Finder::new);
+    let names = &plan.names;
+    let knows = |name: &[u8]| names.contains(name);
+    let mut reader = LineReader::with_limits(source, plan.max_line, CHUNK);
+    let end = loop {
+        let ev = match reader.next_with(finder.as_ref()) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => {
+                break Message::End {
+                    lines: reader.line_number(),
+                };
+            }
+            Err(source) => {
+                break Message::Error {
+                    line: reader.line_number() + 1,
+                    source,
+                };
+            }
+        };
+        let mut p = pending.borrow_mut();
+        if p.closed {
+            return;
+        }
+        let b = &mut p.batch;
+        match ev {
+            LineEvent::Line(line) => {
+                let kind = match classify_with(line, knows) {
+                    Record::Other(_) => Kind::Other,
+                    Record::Event(e) => Kind::Event {
+                        prefix: e.prefix.kind,
+                        tid: e.prefix.tid,
+                        time: e.prefix.time.map(|t| Span::of(line.bytes, t)),
+                        name: Span::of(line.bytes, e.name),
+                        message: Span::of(line.bytes, e.message),
+                    },
+                };
+                let start = b.bytes.len();
+                b.bytes.extend_from_slice(line.full);
+                b.entries.push(Entry::Line {
+                    number: line.number,
+                    start,
+                    len: line.bytes.len(),
+                    full_end: b.bytes.len(),
+                    kind,
+                });
+            }
+            LineEvent::TooLong { number, length } => {
+                b.entries.push(Entry::TooLong { number, length });
+            }
+        }
+        if b.bytes.len() >= BATCH_BYTES {
+            p.flush();
+        }
+    };
+    let mut p = pending.borrow_mut();
+    p.flush();
+    if !p.closed {
+        let _ = tx.send(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Yields its bytes a few at a time, then optionally an error.
+    struct Dribble {
+        data: Vec<u8>,
+        pos: usize,
+        fail: bool,
+    }
+
+    impl Read for Dribble {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                if self.fail {
+                    self.fail = false;
+                    return Err(io::Error::other("boom"));
+                }
+                return Ok(0);
+            }
+            let n = buf.len().min(7919).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn plan(max_line: usize, prefilter: Option<&[u8]>) -> Plan {
+        Plan {
+            max_line,
+            prefilter: prefilter.map(<[u8]>::to_vec),
+            names: Arc::new(FxHashSet::from_iter([b"known".to_vec().into_boxed_slice()])),
+        }
+    }
+
+    /// Every item as text, and how the input ended.
+    fn run(src: Stream, plan: Plan) -> (Vec<String>, String) {
+        let mut ahead = Ahead::spawn(src, plan);
+        let mut out = Vec::new();
+        while let Some(msg) = ahead.recv() {
+            match msg {
+                Message::Batch(b) => {
+                    for item in b.records() {
+                        out.push(match item {
+                            Item::TooLong { number, length } => format!("{number}: <{length}>"),
+                            Item::Record(Record::Other(l)) => {
+                                format!(
+                                    "{}: other {:?}",
+                                    l.number,
+                                    l.full.escape_ascii().to_string()
+                                )
+                            }
+                            Item::Record(Record::Event(e)) => format!(
+                                "{}: {:?} tid={:?} time={:?} {} [{}] {:?}",
+                                e.line.number,
+                                e.prefix.kind,
+                                e.prefix.tid,
+                                e.prefix.time.map(|t| t.escape_ascii().to_string()),
+                                e.name.escape_ascii(),
+                                e.message.escape_ascii(),
+                                e.line.full.escape_ascii().to_string(),
+                            ),
+                        });
+                    }
+                    ahead.give_back(b);
+                }
+                Message::End { lines } => return (out, format!("end after {lines}")),
+                Message::Error { line, source } => {
+                    return (out, format!("error at {line}: {source}"));
+                }
+            }
+        }
+        (out, "channel closed".into())
+    }
+
+    #[test]
+    fn records_are_rebuilt_exactly() {
+        let text = b"9479@1795674347.582949:pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086\r\n\
+            known args here\n\
+            unknown words here\n\
+            some_event\n\
+            2025-01-09T17:06:41.186451Z known x\n\
+            guest output\xff\n\
+            last_line without newline";
+        let (got, end) = run(Box::new(io::Cursor::new(text.to_vec())), plan(1000, None));
+        assert_eq!(
+            got,
+            [
+                r#"1: TidTime tid=Some(9479) time=Some("1795674347.582949") pci_cfg_read [e1000 00:03.0 @0x0 -> 0x100e8086] "9479@1795674347.582949:pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086\\r\\n""#,
+                r#"2: Bare tid=None time=None known [args here] "known args here\\n""#,
+                r#"3: other "unknown words here\\n""#,
+                r#"4: other "some_event\\n""#,
+                r#"5: Iso tid=None time=Some("2025-01-09T17:06:41.186451Z") known [x] "2025-01-09T17:06:41.186451Z known x\\n""#,
+                r#"6: other "guest output\\xff\\n""#,
+                r#"7: Bare tid=None time=None last_line [without newline] "last_line without newline""#,
+            ]
+        );
+        assert_eq!(end, "end after 7");
+    }
+
+    #[test]
+    fn lines_come_through_in_order_and_then_the_error() {
+        // Lines of every length up to well past a batch, read a few bytes
+        // at a time, so batches are handed over at every read.
+        let mut data = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..300usize {
+            let len = (i * 977) % (3 * BATCH_BYTES);
+            let mut line = vec![b'a' + (i % 26) as u8; len];
+            line.push(b'\n');
+            want.push(format!(
+                "{}: other {:?}",
+                i + 1,
+                line.escape_ascii().to_string()
+            ));
+            data.extend(line);
+        }
+        let src = Box::new(Dribble {
+            data,
+            pos: 0,
+            fail: true,
+        });
+        let (got, end) = run(src, plan(usize::MAX, None));
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "lines differ");
+        assert_eq!(end, "error at 301: boom");
+    }
+
+    #[test]
+    fn long_lines_and_prefilter_keep_numbers() {
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5 * CHUNK));
+        data.extend(b"\nkeep one\nskip\nkeep two");
+        let (got, end) = run(Box::new(io::Cursor::new(data)), plan(1000, Some(b"keep")));
+        assert_eq!(
+            got,
+            [
+                format!("2: <{}>", 5 * CHUNK),
+                r#"3: other "keep one\\n""#.to_string(),
+                r#"5: other "keep two""#.to_string(),
+            ]
+        );
+        assert_eq!(end, "end after 5");
+    }
+
+    #[test]
+    fn dropping_early_stops_the_thread() {
+        let data = b"line\n".repeat(2 * CHUNK);
+        let mut ahead = Ahead::spawn(Box::new(io::Cursor::new(data)), plan(100, None));
+        assert!(matches!(ahead.recv(), Some(Message::Batch(_))));
+        drop(ahead); // must not hang
+    }
+
+    #[test]
+    fn empty_input() {
+        let (got, end) = run(Box::new(io::empty()), plan(100, None));
+        assert!(got.is_empty());
+        assert_eq!(end, "end after 0");
+    }
+}
