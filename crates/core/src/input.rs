@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-/// A byte stream that can be read on another thread (see [`crate::prefetch`]).
+/// A byte stream that can be read on another thread (see [`crate::ahead`]).
 pub type Stream = Box<dyn Read + Send>;
 
 /// One input named on the command line.
