@@ -118,6 +118,8 @@ impl Config {
 struct Table {
     funcs: Vec<Function>,
     index: FxHashMap<(u8, u8, u8), Vec<usize>>,
+    /// The function found last.
+    last: Option<usize>,
     old_format: bool,
     empty: u64,
     too_many: u64,
@@ -133,8 +135,16 @@ impl Table {
         in_trace: bool,
         name: &[u8],
     ) -> Option<usize> {
+        // Accesses come in runs to one function: try the last one first.
+        if let Some(i) = self.last {
+            let f = &self.funcs[i];
+            if (f.bus, f.slot, f.func) == (bus, slot, func) && *f.name == *name {
+                return Some(i);
+            }
+        }
         let slots = self.index.entry((bus, slot, func)).or_default();
         if let Some(&i) = slots.iter().find(|&&i| *self.funcs[i].name == *name) {
+            self.last = Some(i);
             return Some(i);
         }
         if self.funcs.len() >= MAX_FUNCTIONS {
@@ -145,6 +155,7 @@ impl Table {
         self.funcs
             .push(Function::new(bus, slot, func, in_trace, name, i));
         slots.push(i);
+        self.last = Some(i);
         Some(i)
     }
 }
