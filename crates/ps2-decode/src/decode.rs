@@ -23,15 +23,157 @@
 
 use crate::keys::{self, Key, Meaning, Translator};
 
+/// A short byte string, kept inline up to `N` bytes (`N` < 256) and on the
+/// heap beyond: the bytes of a key event and the timestamp of its line are
+/// almost always short, and the decoder makes several per key press.
+#[derive(Clone)]
+pub struct InlineBytes<const N: usize>(Repr<N>);
+
+#[derive(Clone)]
+enum Repr<const N: usize> {
+    Inline(u8, [u8; N]),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> InlineBytes<N> {
+    /// Empty.
+    pub const fn new() -> Self {
+        const { assert!(N < 256) };
+        InlineBytes(Repr::Inline(0, [0; N]))
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(n, b) => &b[..usize::from(*n)],
+            Repr::Heap(v) => v,
+        }
+    }
+
+    /// Appends one byte.
+    #[inline]
+    pub fn push(&mut self, b: u8) {
+        if let Repr::Inline(n, buf) = &mut self.0
+            && let Some(slot) = buf.get_mut(usize::from(*n))
+        {
+            *slot = b;
+            *n += 1;
+            return;
+        }
+        self.extend_from_slice(&[b]);
+    }
+
+    /// Appends bytes.
+    #[inline]
+    pub fn extend_from_slice(&mut self, s: &[u8]) {
+        let spilled = match &mut self.0 {
+            Repr::Inline(n, b) => {
+                let len = usize::from(*n);
+                if let Some(dst) = b.get_mut(len..len + s.len()) {
+                    dst.copy_from_slice(s);
+                    // In bounds of `b`, so below 256.
+                    *n = (len + s.len()) as u8;
+                    return;
+                }
+                let mut v = Vec::with_capacity(len + s.len());
+                v.extend_from_slice(&b[..len]);
+                v.extend_from_slice(s);
+                v
+            }
+            Repr::Heap(v) => {
+                v.extend_from_slice(s);
+                return;
+            }
+        };
+        self.0 = Repr::Heap(spilled);
+    }
+}
+
+impl<const N: usize> Default for InlineBytes<N> {
+    fn default() -> Self {
+        InlineBytes::new()
+    }
+}
+
+impl<const N: usize> From<&[u8]> for InlineBytes<N> {
+    #[inline]
+    fn from(s: &[u8]) -> Self {
+        let mut b = InlineBytes::new();
+        b.extend_from_slice(s);
+        b
+    }
+}
+
+impl<const N: usize> std::ops::Deref for InlineBytes<N> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl<const N: usize> PartialEq for InlineBytes<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<const N: usize> Eq for InlineBytes<N> {}
+
+impl<const N: usize> std::fmt::Debug for InlineBytes<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+/// The bytes of one event (inline up to this many).
+pub type SeqBytes = InlineBytes<23>;
+/// A timestamp text (inline up to this many bytes).
+pub type TimeText = InlineBytes<31>;
+
 /// Where an event's first byte came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// 1-based line number in its input.
     pub line: u64,
     /// The timestamp text of that line, when it had one.
-    pub time: Option<Box<[u8]>>,
+    pub time: Option<TimeText>,
     /// The thread id of that line, when it had one.
     pub tid: Option<u64>,
+}
+
+/// Where a byte came from, borrowed from its line: an [`Origin`] is only
+/// made for the first byte of a sequence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct At<'a> {
+    /// 1-based line number in its input.
+    pub line: u64,
+    /// The timestamp text of that line, when it had one.
+    pub time: Option<&'a [u8]>,
+    /// The thread id of that line, when it had one.
+    pub tid: Option<u64>,
+}
+
+impl<'a> From<&'a Origin> for At<'a> {
+    fn from(o: &'a Origin) -> Self {
+        At {
+            line: o.line,
+            time: o.time.as_deref(),
+            tid: o.tid,
+        }
+    }
+}
+
+impl From<At<'_>> for Origin {
+    #[inline]
+    fn from(at: At<'_>) -> Self {
+        Origin {
+            line: at.line,
+            time: at.time.map(TimeText::from),
+            tid: at.tid,
+        }
+    }
 }
 
 /// Bytes of one event: as the keyboard emitted them (what the trace shows)
@@ -39,20 +181,23 @@ pub struct Origin {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seq {
     /// The keyboard's bytes.
-    pub raw: Vec<u8>,
+    pub raw: SeqBytes,
     /// The bytes the guest received.
-    pub guest: Vec<u8>,
+    pub guest: SeqBytes,
     /// Where the first byte came from.
     pub origin: Origin,
 }
 
 impl Seq {
-    fn push(&mut self, raw: u8, guest: Option<u8>, origin: &Origin) {
+    #[inline]
+    fn push(&mut self, raw: u8, guest: Option<u8>, at: At<'_>) {
         if self.raw.is_empty() {
-            self.origin = origin.clone();
+            self.origin = Origin::from(at);
         }
         self.raw.push(raw);
-        self.guest.extend(guest);
+        if let Some(g) = guest {
+            self.guest.push(g);
+        }
     }
 
     fn append(&mut self, other: Seq) {
@@ -159,14 +304,31 @@ impl KeyEvent {
     }
 }
 
+/// Upper-case hex digits.
+pub const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
 /// Formats bytes as `E0 F0 75`.
 pub fn hex_bytes(bytes: &[u8], out: &mut String) {
-    use std::fmt::Write;
-    for (i, b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        let _ = write!(out, "{b:02X}");
+        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
+    }
+}
+
+/// Formats bytes as `E0 F0 75` into a byte buffer (as [`hex_bytes`]).
+#[inline]
+pub fn hex_bytes_into(bytes: &[u8], out: &mut Vec<u8>) {
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(&[
+            HEX_DIGITS[usize::from(b >> 4)],
+            HEX_DIGITS[usize::from(b & 0xf)],
+        ]);
     }
 }
 
@@ -221,17 +383,24 @@ impl Bytes {
         }
     }
 
-    /// Feeds one byte; returns up to two scans (a broken partial sequence and
-    /// the scan the byte completes).
-    fn push(&mut self, set: u8, b: u8, guest: Option<u8>, origin: &Origin, out: &mut Vec<Scan>) {
+    /// Before feeding byte `b`: the broken partial sequence it cannot
+    /// extend, if any.
+    #[inline]
+    fn broken_by(&mut self, set: u8, b: u8) -> Option<Scan> {
         if !self.partial.is_empty() && !self.continues(set, b) {
-            let kind = ScanKind::Bad(Anomaly::Truncated);
-            out.push(self.take(kind));
+            Some(self.take(ScanKind::Bad(Anomaly::Truncated)))
+        } else {
+            None
         }
-        self.partial.push(b, guest, origin);
-        if let Some(kind) = self.complete(set) {
-            out.push(self.take(kind));
-        }
+    }
+
+    /// Feeds byte `b` (after [`broken_by`](Self::broken_by)); returns the
+    /// scan it completes.
+    #[inline]
+    fn push(&mut self, set: u8, b: u8, guest: Option<u8>, at: At<'_>) -> Option<Scan> {
+        self.partial.push(b, guest, at);
+        let kind = self.complete(set)?;
+        Some(self.take(kind))
     }
 
     /// Whether `b` can extend the partial sequence.
@@ -246,7 +415,7 @@ impl Bytes {
         // After E0 or F0: anything but another prefix (E0 F0 is fine in sets 2/3).
         match b {
             0xe0 | 0xe1 => false,
-            0xf0 => set != 1 && *p == [0xe0],
+            0xf0 => set != 1 && p.as_slice() == [0xe0],
             _ => !(set != 1 && is_reply_byte(b)),
         }
     }
@@ -446,7 +615,6 @@ pub struct Decoder {
     prefix: Seq,
     /// Key state.
     pub state: KeyState,
-    scans: Vec<Scan>,
     /// Reply/overflow bytes skipped.
     pub replies: u64,
 }
@@ -467,7 +635,6 @@ impl Decoder {
             pending: Vec::new(),
             prefix: Seq::default(),
             state: KeyState::default(),
-            scans: Vec::new(),
             replies: 0,
         }
     }
@@ -475,18 +642,24 @@ impl Decoder {
     /// Feeds one byte the keyboard emitted in scancode `set`, with i8042
     /// translation on or off; finished events are appended to `out`.
     pub fn push(&mut self, set: u8, xlate: bool, b: u8, origin: &Origin, out: &mut Vec<KeyEvent>) {
+        self.push_at(set, xlate, b, At::from(origin), out);
+    }
+
+    /// [`push`](Self::push) with the origin borrowed from the line.
+    #[inline]
+    pub fn push_at(&mut self, set: u8, xlate: bool, b: u8, at: At<'_>, out: &mut Vec<KeyEvent>) {
         let guest = if xlate {
             self.translator.push(b)
         } else {
             self.translator = Translator::default();
             Some(b)
         };
-        let mut scans = std::mem::take(&mut self.scans);
-        self.bytes.push(set, b, guest, origin, &mut scans);
-        for scan in scans.drain(..) {
+        if let Some(scan) = self.bytes.broken_by(set, b) {
             self.push_scan(set, scan, out);
         }
-        self.scans = scans;
+        if let Some(scan) = self.bytes.push(set, b, guest, at) {
+            self.push_scan(set, scan, out);
+        }
     }
 
     /// Ends everything in progress: the next key event starts, the set
@@ -561,8 +734,7 @@ impl Decoder {
             }
             ScanKind::PauseMake => {
                 self.settle(set, out);
-                let mut seq = std::mem::take(&mut self.prefix);
-                seq.append(scan.seq);
+                let seq = self.prefixed(scan.seq);
                 let mut ev = KeyEvent::new(seq, Some(Action::Press), Some(keys::PAUSE), set);
                 ev.tap = true;
                 self.last = Some((ev, Suffix::PauseMake));
@@ -593,8 +765,7 @@ impl Decoder {
             }
             ScanKind::Bad(a) => {
                 self.settle(set, out);
-                let mut seq = std::mem::take(&mut self.prefix);
-                seq.append(scan.seq);
+                let seq = self.prefixed(scan.seq);
                 self.emit(KeyEvent::anomaly(seq, None, None, set, a), out);
                 return;
             }
@@ -650,10 +821,20 @@ impl Decoder {
         }
     }
 
-    /// Decodes a real key code (no pattern around it).
-    fn real(&mut self, set: u8, seq: Seq, item: Item, out: &mut Vec<KeyEvent>) {
+    /// `seq` after the fake-shift bytes waiting for it (which are taken).
+    #[inline]
+    fn prefixed(&mut self, seq: Seq) -> Seq {
+        if self.prefix.is_empty() {
+            return seq;
+        }
         let mut full = std::mem::take(&mut self.prefix);
         full.append(seq);
+        full
+    }
+
+    /// Decodes a real key code (no pattern around it).
+    fn real(&mut self, set: u8, seq: Seq, item: Item, out: &mut Vec<KeyEvent>) {
+        let full = self.prefixed(seq);
         match item {
             Item::Key { key, brk, sysrq } => {
                 if brk {

@@ -21,15 +21,15 @@ use std::io::Write;
 
 use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
-use qtrace_core::catalog::{Catalog, Fields};
+use qtrace_core::catalog::{Catalog, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
 use qtrace_core::format::Slot;
 use qtrace_core::scan::{Diag, Record, Scanner};
-use qtrace_core::value::{Radix, Value};
+use qtrace_core::value::{Kind as ValueKind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
 use rustc_hash::FxHashMap;
 
-use decode::{Action, Anomaly, Decoder, KeyEvent, Origin, hex_bytes};
+use decode::{Action, Anomaly, At, Decoder, HEX_DIGITS, KeyEvent, hex_bytes, hex_bytes_into};
 use sendkey::Folder;
 use text::TextLine;
 
@@ -196,7 +196,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     Ok(Status::from_found(st.events > 0))
 }
 
-/// The events this tool reads.
+/// The events this tool reads (in the order of [`Kind::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     PutKeycode,
@@ -209,24 +209,75 @@ enum Kind {
     ReadData,
 }
 
+impl Kind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    const ALL: [Kind; 8] = [
+        Kind::PutKeycode,
+        Kind::KeyboardEvent,
+        Kind::WriteKeyboard,
+        Kind::SetLedstate,
+        Kind::SetTranslation,
+        Kind::ResetKeyboard,
+        Kind::KbdReset,
+        Kind::ReadData,
+    ];
+
+    /// The event name.
+    fn name(self) -> &'static [u8] {
+        match self {
+            Kind::PutKeycode => b"ps2_put_keycode",
+            Kind::KeyboardEvent => b"ps2_keyboard_event",
+            Kind::WriteKeyboard => b"ps2_write_keyboard",
+            Kind::SetLedstate => b"ps2_set_ledstate",
+            Kind::SetTranslation => b"ps2_keyboard_set_translation",
+            Kind::ResetKeyboard => b"ps2_reset_keyboard",
+            Kind::KbdReset => b"ps2_kbd_reset",
+            Kind::ReadData => b"ps2_read_data",
+        }
+    }
+
+    /// The integer fields read besides the device pointer.
+    fn int_fields(self) -> [&'static [&'static str]; 2] {
+        match self {
+            Kind::PutKeycode => [&["keycode"], &[]],
+            Kind::KeyboardEvent => [&["set"], &["xlate"]],
+            Kind::WriteKeyboard => [&["val"], &[]],
+            Kind::SetLedstate => [&["ledstate"], &[]],
+            Kind::SetTranslation => [&["mode"], &[]],
+            Kind::ResetKeyboard | Kind::KbdReset | Kind::ReadData => [&[], &[]],
+        }
+    }
+}
+
+/// Names of the device pointer argument.
+const PTR_NAMES: &[&str] = &["opaque", "s"];
+
+/// The kind of the event called `name`. Picked by length and the first
+/// letter after `ps2_`, then compared whole (with names of known length the
+/// comparisons are a few word compares).
+#[inline]
 fn kind_of(name: &[u8]) -> Option<Kind> {
-    Some(match name {
-        b"ps2_put_keycode" => Kind::PutKeycode,
-        b"ps2_keyboard_event" => Kind::KeyboardEvent,
-        b"ps2_write_keyboard" => Kind::WriteKeyboard,
-        b"ps2_set_ledstate" => Kind::SetLedstate,
-        b"ps2_keyboard_set_translation" => Kind::SetTranslation,
-        b"ps2_reset_keyboard" => Kind::ResetKeyboard,
-        b"ps2_kbd_reset" => Kind::KbdReset,
-        b"ps2_read_data" => Kind::ReadData,
+    let kind = match (name.len(), name.get(4)) {
+        (15, Some(b'p')) if name == b"ps2_put_keycode" => Kind::PutKeycode,
+        (18, Some(b'k')) if name == b"ps2_keyboard_event" => Kind::KeyboardEvent,
+        (18, Some(b'w')) if name == b"ps2_write_keyboard" => Kind::WriteKeyboard,
+        (16, Some(b's')) if name == b"ps2_set_ledstate" => Kind::SetLedstate,
+        (28, Some(b'k')) if name == b"ps2_keyboard_set_translation" => Kind::SetTranslation,
+        (18, Some(b'r')) if name == b"ps2_reset_keyboard" => Kind::ResetKeyboard,
+        (13, Some(b'k')) if name == b"ps2_kbd_reset" => Kind::KbdReset,
+        (13, Some(b'r')) if name == b"ps2_read_data" => Kind::ReadData,
         _ => return None,
-    })
+    };
+    debug_assert_eq!(kind.name(), name);
+    Some(kind)
 }
 
 /// One keyboard.
 #[derive(Debug)]
 struct Device {
     ptr: u64,
+    /// `ptr` as printed (`0x…`), with the two spaces after it in text output.
+    ptr_col: Box<[u8]>,
     set: u8,
     xlate: bool,
     dec: Decoder,
@@ -245,9 +296,124 @@ enum Sink<'w, W: Write> {
     Records(RecordWriter<&'w mut W>),
 }
 
+/// What [`State::record`] reads from one event's arguments.
+#[derive(Debug, Clone, Copy)]
+struct Args3 {
+    /// The device pointer (NULL is 0).
+    ptr: Option<u64>,
+    /// The two integer fields of [`Kind::int_fields`].
+    ints: [Option<i64>; 2],
+}
+
+/// Sets of a [`DecodeCache`] (a power of two), of two entries each.
+const CACHE_SETS: usize = 512;
+/// Messages longer than this are not kept in a [`DecodeCache`].
+const MAX_CACHED_MESSAGE: usize = 200;
+
+/// The arguments of messages already decoded, for one event: trace lines
+/// repeat (one pointer, a few hundred key codes), and a hit skips the format
+/// matcher. The catalog tries the spec that matched last first, so an entry
+/// gives what decoding would only while the spec it was decoded with is still
+/// that one; entries of other specs are decoded again. (Only this tool
+/// decodes these events, so the spec that matched last is known here.)
+///
+/// Two entries per set, chosen by a hash of the message; a new message
+/// replaces the older entry of its set.
+#[derive(Debug)]
+struct DecodeCache {
+    /// Empty until the first entry; set `i` is `slots[2 * i..2 * i + 2]`,
+    /// newer first.
+    slots: Vec<CacheSlot>,
+    /// Address of the spec that matched last (`usize::MAX` before the first
+    /// match; empty slots have 0).
+    preferred: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CacheSlot {
+    hash: u64,
+    message: Vec<u8>,
+    /// Address of the spec it was decoded with (0: empty).
+    spec: usize,
+    args: Option<Args3>,
+}
+
+impl Default for DecodeCache {
+    fn default() -> Self {
+        DecodeCache {
+            slots: Vec::new(),
+            preferred: usize::MAX,
+        }
+    }
+}
+
+impl DecodeCache {
+    #[inline]
+    fn hash(message: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(message)
+    }
+
+    #[inline]
+    fn set(&self, hash: u64) -> usize {
+        2 * (hash as usize & (CACHE_SETS - 1))
+    }
+
+    /// The arguments decoding `message` would give, when known.
+    #[inline]
+    fn get(&self, message: &[u8]) -> Option<Args3> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let hash = Self::hash(message);
+        let set = self.set(hash);
+        self.slots[set..set + 2]
+            .iter()
+            .find(|s| s.hash == hash && s.message == message)
+            .filter(|s| s.spec == self.preferred)
+            .and_then(|s| s.args)
+    }
+
+    /// Notes that `message` decoded to `args` with the spec at `spec`.
+    fn put(&mut self, message: &[u8], spec: usize, args: Args3) {
+        self.preferred = spec;
+        if message.len() > MAX_CACHED_MESSAGE {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![CacheSlot::default(); 2 * CACHE_SETS];
+        }
+        let hash = Self::hash(message);
+        let set = self.set(hash);
+        let ways = &mut self.slots[set..set + 2];
+        // The same message decoded with another spec is replaced in place;
+        // otherwise the older entry goes.
+        let slot = if ways[1].hash == hash && ways[1].message == message {
+            &mut ways[1]
+        } else {
+            if !(ways[0].hash == hash && ways[0].message == message) {
+                ways.swap(0, 1);
+            }
+            &mut ways[0]
+        };
+        slot.hash = hash;
+        slot.message.clear();
+        slot.message.extend_from_slice(message);
+        slot.spec = spec;
+        slot.args = Some(args);
+    }
+}
+
 struct State<'a, W: Write> {
     args: &'a Args,
-    catalog: &'a Catalog,
+    /// The specs of each [`Kind`], looked up once.
+    specs: [Option<EventSpecs<'a>>; 8],
+    /// The pointer and integer fields of each [`Kind`], by position.
+    projs: [Projection<3>; 8],
+    /// Decoded arguments of each [`Kind`], by message.
+    cache: [DecodeCache; 8],
+    /// The pointer and index of the keyboard looked up last.
+    last_dev: Option<(u64, usize)>,
     sink: Option<Sink<'a, W>>,
     line_buffered: bool,
     input: String,
@@ -257,6 +423,12 @@ struct State<'a, W: Write> {
     evbuf: Vec<KeyEvent>,
     lines: Vec<String>,
     buf: String,
+    /// Output line being built (text output).
+    line: Vec<u8>,
+    /// Cell texts being built (record output).
+    hex: String,
+    hex_guest: String,
+    typed: String,
     events: u64,
     reported: u64,
     unreported: u64,
@@ -265,8 +437,44 @@ struct State<'a, W: Write> {
     text_dev: Option<usize>,
 }
 
-fn int_field(fields: &Fields<'_>, name: &str) -> Option<i64> {
-    fields.get(name).and_then(|v| v.as_i64())
+/// The integer at position `i`, when it is an integer that fits an `i64`.
+#[inline]
+fn int_at(fields: &Fields<'_>, i: Option<usize>) -> Option<i64> {
+    i.and_then(|i| fields.value(i).as_i64())
+}
+
+/// The device pointer: the `opaque`/`s` argument (position `named`) when it
+/// is a pointer, else the first pointer argument; NULL is 0.
+#[inline]
+fn pointer_at(fields: &Fields<'_>, named: Option<usize>) -> Option<u64> {
+    let i = match named {
+        Some(i) if fields.kind(i) == ValueKind::Pointer => i,
+        _ => (0..fields.len()).find(|&i| fields.kind(i) == ValueKind::Pointer)?,
+    };
+    Some(if fields.is_null(i) { 0 } else { fields.num(i) })
+}
+
+/// Appends a bytes column of text output: `bytes` as `E0 F0 75`, padded
+/// with spaces to [`BYTES_WIDTH`], then two spaces (`{:<23}  `). Returns
+/// where the hex text is in `line`.
+#[inline]
+fn bytes_column(line: &mut Vec<u8>, bytes: &[u8]) -> std::ops::Range<usize> {
+    let start = line.len();
+    // Up to 8 bytes fit the width: built in place in a fixed-size column.
+    const FIT: usize = BYTES_WIDTH.div_ceil(3);
+    if bytes.len() <= FIT {
+        let mut col = [b' '; BYTES_WIDTH + 2];
+        for (i, &b) in bytes.iter().enumerate() {
+            col[3 * i] = HEX_DIGITS[usize::from(b >> 4)];
+            col[3 * i + 1] = HEX_DIGITS[usize::from(b & 0xf)];
+        }
+        line.extend_from_slice(&col);
+        return start..start + (3 * bytes.len()).saturating_sub(1);
+    }
+    hex_bytes_into(bytes, line);
+    let end = line.len();
+    line.extend_from_slice(b"  ");
+    start..end
 }
 
 impl<'a, W: Write> State<'a, W> {
@@ -289,7 +497,13 @@ impl<'a, W: Write> State<'a, W> {
         };
         State {
             args,
-            catalog,
+            specs: Kind::ALL.map(|k| catalog.event(k.name())),
+            projs: Kind::ALL.map(|k| {
+                let [a, b] = k.int_fields();
+                Projection::new([PTR_NAMES, a, b])
+            }),
+            cache: Default::default(),
+            last_dev: None,
             sink: Some(sink),
             line_buffered,
             input: String::new(),
@@ -299,6 +513,10 @@ impl<'a, W: Write> State<'a, W> {
             evbuf: Vec::new(),
             lines: Vec::new(),
             buf: String::new(),
+            line: Vec::with_capacity(128),
+            hex: String::new(),
+            hex_guest: String::new(),
+            typed: String::new(),
             events: 0,
             reported: 0,
             unreported: 0,
@@ -308,13 +526,34 @@ impl<'a, W: Write> State<'a, W> {
         }
     }
 
-    fn dev(&mut self, ptr: u64) -> usize {
-        if let Some(&i) = self.by_ptr.get(&ptr) {
-            return i;
+    /// The keyboard with this pointer, if it was seen.
+    #[inline]
+    fn find_dev(&mut self, ptr: u64) -> Option<usize> {
+        if let Some((p, i)) = self.last_dev
+            && p == ptr
+        {
+            return Some(i);
         }
+        let i = *self.by_ptr.get(&ptr)?;
+        self.last_dev = Some((ptr, i));
+        Some(i)
+    }
+
+    /// The keyboard with this pointer, added when new.
+    #[inline]
+    fn dev(&mut self, ptr: u64) -> usize {
+        match self.find_dev(ptr) {
+            Some(i) => i,
+            None => self.add_dev(ptr),
+        }
+    }
+
+    #[cold]
+    fn add_dev(&mut self, ptr: u64) -> usize {
         let i = self.devs.len();
         self.devs.push(Device {
             ptr,
+            ptr_col: format!("{ptr:#x}  ").into_bytes().into_boxed_slice(),
             set: self.args.set.unwrap_or(2),
             xlate: self.args.xlate.is_none_or(|x| x == OnOff::On),
             dec: Decoder::new(),
@@ -359,11 +598,12 @@ impl<'a, W: Write> State<'a, W> {
             return Ok(());
         };
         let line = ev.line.number;
-        let name = String::from_utf8_lossy(ev.name).into_owned();
-        let catalog = self.catalog;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let Some(fields) = catalog.decode(ev.name, ev.message, &mut scratch) else {
-            self.scratch = scratch;
+        let got = match self.cache[kind as usize].get(ev.message) {
+            Some(args) => Some(args),
+            None => self.decode(kind, ev.message),
+        };
+        let Some(Args3 { ptr, ints }) = got else {
+            let name = String::from_utf8_lossy(ev.name);
             self.bad_line(
                 diag,
                 line,
@@ -371,15 +611,8 @@ impl<'a, W: Write> State<'a, W> {
             );
             return Ok(());
         };
-        let ptr = match fields.get_any(&["opaque", "s"]) {
-            Some((_, Value::Pointer(p))) => Some(p.unwrap_or(0)),
-            _ => (0..fields.len()).find_map(|i| match fields.value(i) {
-                Value::Pointer(p) => Some(p.unwrap_or(0)),
-                _ => None,
-            }),
-        };
         let Some(ptr) = ptr else {
-            self.scratch = scratch;
+            let name = String::from_utf8_lossy(ev.name);
             self.bad_line(
                 diag,
                 line,
@@ -390,10 +623,9 @@ impl<'a, W: Write> State<'a, W> {
         // ps2_read_data also names the mouse: it only matters for keyboards
         // already seen.
         if kind == Kind::ReadData {
-            if let Some(&d) = self.by_ptr.get(&ptr) {
+            if let Some(d) = self.find_dev(ptr) {
                 self.devs[d].expect_set_reply = false;
             }
-            self.scratch = scratch;
             return Ok(());
         }
         let d = self.dev(ptr);
@@ -401,9 +633,9 @@ impl<'a, W: Write> State<'a, W> {
         let forced_xlate = self.args.xlate.is_some();
         match kind {
             Kind::PutKeycode => {
-                let code = int_field(&fields, "keycode");
+                let code = ints[0];
                 let Some(b) = code.and_then(|c| u8::try_from(c).ok()) else {
-                    self.scratch = scratch;
+                    let name = String::from_utf8_lossy(ev.name);
                     let what = match code {
                         Some(c) => format!("{name}: keycode {c} is not a byte; line skipped"),
                         None => format!("{name}: no keycode; line skipped"),
@@ -417,30 +649,27 @@ impl<'a, W: Write> State<'a, W> {
                 {
                     self.set_replies += 1;
                 } else {
-                    let origin = Origin {
+                    let at = At {
                         line,
-                        time: ev.prefix.time.map(Box::from),
+                        time: ev.prefix.time,
                         tid: ev.prefix.tid,
                     };
-                    dev.dec
-                        .push(dev.set, dev.xlate, b, &origin, &mut self.evbuf);
+                    dev.dec.push_at(dev.set, dev.xlate, b, at, &mut self.evbuf);
                 }
             }
             Kind::KeyboardEvent => {
                 let dev = &mut self.devs[d];
                 dev.expect_set_reply = false;
                 dev.dec.boundary(dev.set, &mut self.evbuf);
-                if !forced_set
-                    && let Some(s) = int_field(&fields, "set").filter(|s| (1..=3).contains(s))
-                {
+                if !forced_set && let Some(s) = ints[0].filter(|s| (1..=3).contains(s)) {
                     dev.set = s as u8;
                 }
-                if !forced_xlate && let Some(x) = int_field(&fields, "xlate") {
+                if !forced_xlate && let Some(x) = ints[1] {
                     dev.xlate = x != 0;
                 }
             }
             Kind::WriteKeyboard => {
-                let val = int_field(&fields, "val").unwrap_or(-1);
+                let val = ints[0].unwrap_or(-1);
                 let dev = &mut self.devs[d];
                 dev.expect_set_reply = false;
                 match dev.write_cmd.take() {
@@ -465,12 +694,12 @@ impl<'a, W: Write> State<'a, W> {
                 }
             }
             Kind::SetLedstate => {
-                if let Some(l) = int_field(&fields, "ledstate") {
+                if let Some(l) = ints[0] {
                     self.devs[d].dec.state.set_leds(l as u64);
                 }
             }
             Kind::SetTranslation => {
-                if !forced_xlate && let Some(m) = int_field(&fields, "mode") {
+                if !forced_xlate && let Some(m) = ints[0] {
                     self.devs[d].xlate = m != 0;
                 }
             }
@@ -487,8 +716,31 @@ impl<'a, W: Write> State<'a, W> {
             }
             Kind::ReadData => {}
         }
-        self.scratch = scratch;
+        if self.evbuf.is_empty() {
+            return Ok(());
+        }
         self.drain(d, diag)
+    }
+
+    /// Decodes the arguments of an event of `kind` (not in the cache, or
+    /// decoded with another spec) and keeps them in the cache.
+    fn decode(&mut self, kind: Kind, message: &[u8]) -> Option<Args3> {
+        let k = kind as usize;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let got = self.specs[k]
+            .and_then(|specs| specs.decode(message, &mut scratch))
+            .map(|fields| {
+                let [p, a, b] = self.projs[k].resolve(&fields);
+                let args = Args3 {
+                    ptr: pointer_at(&fields, p),
+                    ints: [int_at(&fields, a), int_at(&fields, b)],
+                };
+                (std::ptr::from_ref(fields.spec()) as usize, args)
+            });
+        self.scratch = scratch;
+        let (spec, args) = got?;
+        self.cache[k].put(message, spec, args);
+        Some(args)
     }
 
     /// Ends partial sequences of every keyboard at the end of an input.
@@ -529,20 +781,21 @@ impl<'a, W: Write> State<'a, W> {
     /// Outputs the events the decoder of keyboard `d` finished.
     fn drain(&mut self, d: usize, diag: &Diag) -> Result<()> {
         let mut evs = std::mem::take(&mut self.evbuf);
-        let r = evs.drain(..).try_for_each(|ev| self.output(d, ev, diag));
+        let r = evs.iter().try_for_each(|ev| self.output(d, ev, diag));
+        evs.clear();
         self.evbuf = evs;
         r
     }
 
-    fn output(&mut self, d: usize, ev: KeyEvent, diag: &Diag) -> Result<()> {
+    fn output(&mut self, d: usize, ev: &KeyEvent, diag: &Diag) -> Result<()> {
         self.events += 1;
         if let Some(a) = ev.anomaly {
-            self.report(d, &ev, a, diag);
+            self.report(d, ev, a, diag);
         }
         if self.args.text {
             self.buf.clear();
             let printable_only = self.args.printable_only;
-            if text::event_text(&ev, &ev.state, printable_only, &mut self.buf)
+            if text::event_text(ev, &ev.state, printable_only, &mut self.buf)
                 && !(printable_only && !self.args.apply_backspace && self.buf == text::BACKSPACE)
             {
                 let piece = std::mem::take(&mut self.buf);
@@ -564,24 +817,28 @@ impl<'a, W: Write> State<'a, W> {
             }
             return Ok(());
         }
-        let ptr = self.devs[d].ptr;
-        let mut bytes = String::new();
-        hex_bytes(&ev.seq.raw, &mut bytes);
-        let mut guest = String::new();
-        if self.args.translated {
-            hex_bytes(&ev.seq.guest, &mut guest);
-        }
-        let mut typed = String::new();
-        let has_text = text::event_text(&ev, &ev.state, false, &mut typed);
         let key_name = ev.key.map(keys::name);
-        let action = ev.action.map(Action::as_str);
+        let translated = self.args.translated;
+        let dev = &self.devs[d];
         match self.sink.as_mut() {
             Some(Sink::Records(w)) => {
+                let action = ev.action.map(Action::as_str);
+                let bytes = &mut self.hex;
+                bytes.clear();
+                hex_bytes(&ev.seq.raw, bytes);
+                let guest = &mut self.hex_guest;
+                guest.clear();
+                if translated {
+                    hex_bytes(&ev.seq.guest, guest);
+                }
+                let typed = &mut self.typed;
+                typed.clear();
+                let has_text = text::event_text(ev, &ev.state, false, typed);
                 let origin = &ev.seq.origin;
-                let mut cells = vec![
+                let cells = [
                     origin.time.as_deref().map_or(Cell::Null, Cell::Str),
                     origin.tid.map_or(Cell::Null, |t| Cell::UInt(t, Radix::Dec)),
-                    Cell::Ptr(ptr),
+                    Cell::Ptr(dev.ptr),
                     Cell::Str(bytes.as_bytes()),
                     action.map_or(Cell::Null, |a| Cell::Str(a.as_bytes())),
                     key_name.map_or(Cell::Null, |k| Cell::Str(k.as_bytes())),
@@ -590,37 +847,53 @@ impl<'a, W: Write> State<'a, W> {
                     } else {
                         Cell::Null
                     },
+                    Cell::Str(guest.as_bytes()),
                 ];
-                if self.args.translated {
-                    cells.push(Cell::Str(guest.as_bytes()));
-                }
-                w.row(&cells)?;
+                let n = if translated {
+                    cells.len()
+                } else {
+                    cells.len() - 1
+                };
+                w.row(&cells[..n])?;
                 if self.line_buffered {
                     w.flush()?;
                 }
             }
             Some(Sink::Lines(out)) => {
-                let mut line = Vec::with_capacity(96);
+                // time  ptr  bytes  [guest bytes]  action  key
+                let line = &mut self.line;
+                line.clear();
                 if let Some(t) = &ev.seq.origin.time {
                     line.extend_from_slice(t);
                     line.extend_from_slice(b"  ");
                 }
-                let _ = write!(line, "{ptr:#x}  {bytes:<BYTES_WIDTH$}  ");
-                if self.args.translated {
-                    let _ = write!(line, "{guest:<BYTES_WIDTH$}  ");
+                line.extend_from_slice(&dev.ptr_col);
+                let bytes = bytes_column(line, &ev.seq.raw);
+                if translated {
+                    bytes_column(line, &ev.seq.guest);
                 }
-                let _ = write!(line, "{:<7}  ", action.unwrap_or("?"));
+                // Padded to 7, then two spaces.
+                line.extend_from_slice(match ev.action {
+                    Some(Action::Press) => b"press    ",
+                    Some(Action::Release) => b"release  ",
+                    None => b"?        ",
+                });
                 match (key_name, ev.anomaly) {
                     (Some(k), None) => line.extend_from_slice(k.as_bytes()),
                     (Some(k), Some(_)) => {
-                        let _ = write!(line, "{k} [{bytes}]");
+                        line.extend_from_slice(k.as_bytes());
+                        line.extend_from_slice(b" [");
+                        line.extend_from_within(bytes);
+                        line.push(b']');
                     }
                     (None, _) => {
-                        let _ = write!(line, "[{bytes}]");
+                        line.push(b'[');
+                        line.extend_from_within(bytes);
+                        line.push(b']');
                     }
                 }
                 line.push(b'\n');
-                out.write_all(&line)?;
+                out.write_all(line)?;
                 if self.line_buffered {
                     out.flush()?;
                 }
@@ -762,5 +1035,34 @@ mod tests {
         assert_eq!(lines.next(), Some("1.000002,1,0x10,12,press,shift,,2A"));
         assert_eq!(lines.next(), Some("1.000003,1,0x10,33,press,h,H,23"));
         assert_eq!(lines.next(), Some("1.000004,1,0x10,F0 33,release,h,,A3"));
+    }
+
+    #[test]
+    fn repeated_messages_decode_with_the_spec_that_matched_last() {
+        // Both formats read "12"; the catalog tries the one that matched
+        // last first, and the decode cache must give the same answer.
+        let events = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            events.path(),
+            "ps2_put_keycode(void *opaque, int keycode) \"%p keycode %d\"\n\
+             ps2_put_keycode(void *opaque, int keycode) \"%p keycode %x\"\n",
+        )
+        .unwrap();
+        let log = "\
+ps2_put_keycode 0x10 keycode 12
+ps2_put_keycode 0x10 keycode 1c
+ps2_put_keycode 0x10 keycode 12
+ps2_put_keycode 0x10 keycode zz
+ps2_put_keycode 0x10 keycode 12
+";
+        let path = events.path().to_str().unwrap();
+        let (_, out) = run_on(&["--trace-events", path], log);
+        assert_eq!(
+            out,
+            "0x10  0C                       press    f4\n\
+             0x10  1C                       press    a\n\
+             0x10  12                       press    shift\n\
+             0x10  12                       press    shift\n"
+        );
     }
 }
