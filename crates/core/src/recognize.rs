@@ -81,9 +81,26 @@ pub struct Shape<'a> {
     pub message: &'a [u8],
 }
 
+/// Which bytes may be part of an identifier.
+static IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
+
+/// The length of the identifier bytes at the start of `s`.
 #[inline]
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+fn ident_len(s: &[u8]) -> usize {
+    let mut i = 0;
+    while i < s.len() && IDENT[usize::from(s[i])] {
+        i += 1;
+    }
+    i
 }
 
 /// Splits `name[ message]` where name is an identifier. The name must be
@@ -94,7 +111,7 @@ fn split_name(s: &[u8]) -> Option<(&[u8], &[u8])> {
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
-    let n = s.iter().position(|&b| !is_ident_byte(b)).unwrap_or(s.len());
+    let n = ident_len(s);
     let name = &s[..n];
     match s.get(n) {
         None => Some((name, &s[n..])),
@@ -105,7 +122,11 @@ fn split_name(s: &[u8]) -> Option<(&[u8], &[u8])> {
 
 #[inline]
 fn digits(s: &[u8]) -> usize {
-    s.iter().take_while(|b| b.is_ascii_digit()).count()
+    let mut i = 0;
+    while i < s.len() && s[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
