@@ -8,9 +8,16 @@
 //! argument between versions). Values are never trusted: a negative offset or
 //! a missing argument becomes an error message for the caller to report with
 //! the line, never a panic.
+//!
+//! The [`Decoder`] does this once per line of a large trace, so it looks
+//! everything up before the scan: the event name goes to an [`Ev`] without
+//! hashing, each event's specs come from the catalog once, and argument names
+//! are resolved to positions once per spec; messages are only formatted for
+//! lines that cannot be used.
 
-use qtrace_core::catalog::Fields;
-use qtrace_core::value::Value;
+use qtrace_core::catalog::{Catalog, EventSpecs, Fields, Projection};
+use qtrace_core::format::Slot;
+use qtrace_core::value::Kind;
 
 /// A disk controller kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -222,95 +229,620 @@ pub enum Obs {
     },
 }
 
-/// Whether the tool looks at events with this name (checked before decoding).
-pub fn is_interesting(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"dma_blk_io"
-            | b"dma_complete"
-            | b"dma_aio_cancel"
-            | b"ide_dma_cb"
-            | b"ide_sector_read"
-            | b"ide_sector_write"
-            | b"process_ncq_command"
-            | b"execute_ncq_command_read"
-            | b"execute_ncq_command_write"
-            | b"ahci_start_dma"
-            | b"blk_co_preadv"
-            | b"blk_co_pwritev"
-            | b"bdrv_aio_readv"
-            | b"bdrv_aio_writev"
-            | b"blk_root_attach"
-            | b"blk_root_detach"
-            | b"virtio_blk_handle_read"
-            | b"virtio_blk_handle_write"
-            | b"virtio_blk_rw_complete"
-            | b"virtio_blk_req_complete"
-            | b"pci_nvme_read"
-            | b"pci_nvme_write"
-            | b"pci_nvme_rw"
-            | b"nvme_rw"
-            | b"scsi_disk_dma_command_READ"
-            | b"scsi_disk_dma_command_WRITE"
-    )
+/// The events the tool reads, one per name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ev {
+    /// `dma_blk_io`.
+    DmaBlkIo,
+    /// `dma_complete`.
+    DmaComplete,
+    /// `dma_aio_cancel`.
+    DmaAioCancel,
+    /// `ide_dma_cb`.
+    IdeDmaCb,
+    /// `ide_sector_read`.
+    IdeSectorRead,
+    /// `ide_sector_write`.
+    IdeSectorWrite,
+    /// `process_ncq_command`.
+    ProcessNcq,
+    /// `execute_ncq_command_read`.
+    ExecNcqRead,
+    /// `execute_ncq_command_write`.
+    ExecNcqWrite,
+    /// `ahci_start_dma`.
+    AhciStartDma,
+    /// `blk_co_preadv`.
+    BlkCoPreadv,
+    /// `blk_co_pwritev`.
+    BlkCoPwritev,
+    /// `bdrv_aio_readv`.
+    BdrvAioReadv,
+    /// `bdrv_aio_writev`.
+    BdrvAioWritev,
+    /// `blk_root_attach`.
+    BlkRootAttach,
+    /// `blk_root_detach`.
+    BlkRootDetach,
+    /// `virtio_blk_handle_read`.
+    VirtioRead,
+    /// `virtio_blk_handle_write`.
+    VirtioWrite,
+    /// `virtio_blk_rw_complete`.
+    VirtioRwComplete,
+    /// `virtio_blk_req_complete`.
+    VirtioReqComplete,
+    /// `pci_nvme_read`.
+    PciNvmeRead,
+    /// `pci_nvme_write`.
+    PciNvmeWrite,
+    /// `pci_nvme_rw` (before QEMU 6.0).
+    PciNvmeRw,
+    /// `nvme_rw` (older still).
+    NvmeRw,
+    /// `scsi_disk_dma_command_READ`.
+    ScsiRead,
+    /// `scsi_disk_dma_command_WRITE`.
+    ScsiWrite,
 }
 
-type R<T> = Result<T, String>;
+/// Every event the tool reads, by name (the index is the [`Ev`] value).
+pub const EVENTS: [(&str, Ev); 26] = [
+    ("dma_blk_io", Ev::DmaBlkIo),
+    ("dma_complete", Ev::DmaComplete),
+    ("dma_aio_cancel", Ev::DmaAioCancel),
+    ("ide_dma_cb", Ev::IdeDmaCb),
+    ("ide_sector_read", Ev::IdeSectorRead),
+    ("ide_sector_write", Ev::IdeSectorWrite),
+    ("process_ncq_command", Ev::ProcessNcq),
+    ("execute_ncq_command_read", Ev::ExecNcqRead),
+    ("execute_ncq_command_write", Ev::ExecNcqWrite),
+    ("ahci_start_dma", Ev::AhciStartDma),
+    ("blk_co_preadv", Ev::BlkCoPreadv),
+    ("blk_co_pwritev", Ev::BlkCoPwritev),
+    ("bdrv_aio_readv", Ev::BdrvAioReadv),
+    ("bdrv_aio_writev", Ev::BdrvAioWritev),
+    ("blk_root_attach", Ev::BlkRootAttach),
+    ("blk_root_detach", Ev::BlkRootDetach),
+    ("virtio_blk_handle_read", Ev::VirtioRead),
+    ("virtio_blk_handle_write", Ev::VirtioWrite),
+    ("virtio_blk_rw_complete", Ev::VirtioRwComplete),
+    ("virtio_blk_req_complete", Ev::VirtioReqComplete),
+    ("pci_nvme_read", Ev::PciNvmeRead),
+    ("pci_nvme_write", Ev::PciNvmeWrite),
+    ("pci_nvme_rw", Ev::PciNvmeRw),
+    ("nvme_rw", Ev::NvmeRw),
+    ("scsi_disk_dma_command_READ", Ev::ScsiRead),
+    ("scsi_disk_dma_command_WRITE", Ev::ScsiWrite),
+];
 
-fn field<'a>(f: &Fields<'a>, names: &[&str]) -> R<Value<'a>> {
-    f.get_any(names)
-        .map(|(_, v)| v)
-        .ok_or_else(|| format!("the event has no argument named {}", names.join(" or ")))
+impl Ev {
+    /// The event name.
+    pub fn name(self) -> &'static str {
+        EVENTS[self as usize].0
+    }
+}
+
+/// One longer than the longest name in [`EVENTS`] (at most 32, see [`Key`]).
+const NAME_LIMIT: usize = 28;
+
+/// A name of at most 32 bytes as four words that cover it (overlapping
+/// when it is shorter; zero-padded below 8 bytes): two names of the same
+/// length are equal exactly when their keys are. Compared word by word, in
+/// registers.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    a: u64,
+    b: u64,
+    c: u64,
+    d: u64,
+}
+
+impl Key {
+    #[inline]
+    fn of(name: &[u8]) -> Key {
+        let n = name.len();
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&name[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        if n >= 8 {
+            let last = n - 8;
+            Key {
+                a: word(0),
+                b: word(last.min(8)),
+                c: word(last.min(16)),
+                d: word(last),
+            }
+        } else {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(name);
+            Key {
+                a: u64::from_le_bytes(w),
+                b: 0,
+                c: 0,
+                d: 0,
+            }
+        }
+    }
+
+    #[inline]
+    fn is(&self, other: &Key) -> bool {
+        self.a == other.a && self.d == other.d && self.b == other.b && self.c == other.c
+    }
+}
+
+/// From an event name to an [`Ev`] without hashing: the names of each length
+/// are few, and their [`Key`]s tell them apart.
+#[derive(Debug)]
+struct NameIndex {
+    by_len: [Vec<(Key, Ev)>; NAME_LIMIT],
+}
+
+impl NameIndex {
+    fn new() -> NameIndex {
+        let mut by_len: [Vec<(Key, Ev)>; NAME_LIMIT] = Default::default();
+        for (name, ev) in EVENTS {
+            by_len[name.len()].push((Key::of(name.as_bytes()), ev));
+        }
+        NameIndex { by_len }
+    }
+
+    #[inline]
+    fn get(&self, name: &[u8]) -> Option<Ev> {
+        let cands = self.by_len.get(name.len())?;
+        if cands.is_empty() {
+            return None;
+        }
+        let key = Key::of(name);
+        cands.iter().find(|(k, _)| k.is(&key)).map(|&(_, ev)| ev)
+    }
+}
+
+/// Why an event of the tool's could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// No format of the event in the catalog matches the arguments.
+    NoFormat,
+    /// The arguments matched but make no sense (a negative offset, a
+    /// missing argument...): the message says which.
+    Bad(String),
+}
+
+// The arguments each event is read through, in the order they are read (the
+// first problem is the one reported); each is a list of alternative names,
+// the first of which names it in messages.
+const DMA_BLK_IO: [&[&str]; 5] = [
+    &["offset"],
+    &["sector_num"],
+    &["dbs"],
+    &["bs", "blk"],
+    &["to_dev"],
+];
+const DBS: [&[&str]; 1] = [&["dbs"]];
+const IDE_DMA_CB: [&[&str]; 4] = [&["dma", "cmd"], &["sector_num"], &["n"], &["s"]];
+const IDE_SECTOR: [&[&str]; 2] = [&["sector_num", "sector"], &["nsectors"]];
+const PROCESS_NCQ: [&[&str]; 6] = [&["s"], &["port"], &["tag"], &["cmd"], &["lba"], &["end"]];
+const EXEC_NCQ: [&[&str]; 5] = [&["s"], &["port"], &["tag"], &["count"], &["lba"]];
+const AHCI_START_DMA: [&[&str]; 2] = [&["s"], &["port"]];
+const BLK_CO: [&[&str]; 3] = [&["blk"], &["offset"], &["bytes"]];
+const BDRV_AIO: [&[&str]; 3] = [&["bs"], &["sector_num"], &["nb_sectors"]];
+const BLK_ROOT: [&[&str]; 2] = [&["child"], &["blk"]];
+const VIRTIO_RW: [&[&str]; 4] = [&["vdev"], &["sector"], &["nsectors"], &["req"]];
+const REQ: [&[&str]; 1] = [&["req"]];
+const NVME: [&[&str]; 4] = [
+    &["verb", "opname"],
+    &["nlb", "blk_count"],
+    &["count", "byte_count"],
+    &["lba", "slba"],
+];
+const SCSI: [&[&str]; 2] = [&["len", "count"], &["lba", "sector"]];
+
+/// Turns the lines of the events the tool reads into observations.
+///
+/// Built once per run: each event's specs are looked up in the catalog
+/// once, and its arguments resolved to positions once per spec (one
+/// [`Projection`] per event, so events that alternate do not evict each
+/// other), so a line costs a name check, the format match and a few array
+/// reads.
+#[derive(Debug)]
+pub struct Decoder<'c> {
+    names: NameIndex,
+    specs: [Option<EventSpecs<'c>>; EVENTS.len()],
+    dma_blk_io: Projection<5>,
+    dma_complete: Projection<1>,
+    dma_aio_cancel: Projection<1>,
+    ide_dma_cb: Projection<4>,
+    ide_sector: [Projection<2>; 2],
+    process_ncq: Projection<6>,
+    exec_ncq: [Projection<5>; 2],
+    ahci_start_dma: Projection<2>,
+    blk_co: [Projection<3>; 2],
+    bdrv_aio: [Projection<3>; 2],
+    blk_root: [Projection<2>; 2],
+    virtio_rw: [Projection<4>; 2],
+    virtio_done: [Projection<1>; 2],
+    nvme: [Projection<4>; 4],
+    scsi: [Projection<2>; 2],
+}
+
+impl<'c> Decoder<'c> {
+    /// A decoder for the events `catalog` declares.
+    pub fn new(catalog: &'c Catalog) -> Decoder<'c> {
+        Decoder {
+            names: NameIndex::new(),
+            specs: EVENTS.map(|(name, _)| catalog.event(name.as_bytes())),
+            dma_blk_io: Projection::new(DMA_BLK_IO),
+            dma_complete: Projection::new(DBS),
+            dma_aio_cancel: Projection::new(DBS),
+            ide_dma_cb: Projection::new(IDE_DMA_CB),
+            ide_sector: [(); 2].map(|_| Projection::new(IDE_SECTOR)),
+            process_ncq: Projection::new(PROCESS_NCQ),
+            exec_ncq: [(); 2].map(|_| Projection::new(EXEC_NCQ)),
+            ahci_start_dma: Projection::new(AHCI_START_DMA),
+            blk_co: [(); 2].map(|_| Projection::new(BLK_CO)),
+            bdrv_aio: [(); 2].map(|_| Projection::new(BDRV_AIO)),
+            blk_root: [(); 2].map(|_| Projection::new(BLK_ROOT)),
+            virtio_rw: [(); 2].map(|_| Projection::new(VIRTIO_RW)),
+            virtio_done: [(); 2].map(|_| Projection::new(REQ)),
+            nvme: [(); 4].map(|_| Projection::new(NVME)),
+            scsi: [(); 2].map(|_| Projection::new(SCSI)),
+        }
+    }
+
+    /// The event called `name`, when the tool reads it (checked before
+    /// decoding; cheap for the names it does not read).
+    #[inline]
+    pub fn event(&self, name: &[u8]) -> Option<Ev> {
+        self.names.get(name)
+    }
+
+    /// Decodes the arguments of one `ev` line and turns them into an
+    /// observation. `Ok(None)`: the event is understood but says nothing
+    /// about sectors (e.g. an NVMe flush). `scratch` is reused between lines.
+    #[inline]
+    pub fn observe(
+        &mut self,
+        ev: Ev,
+        message: &[u8],
+        scratch: &mut Vec<Slot>,
+    ) -> Result<Option<Obs>, Unusable> {
+        let Some(specs) = self.specs[ev as usize] else {
+            return Err(Unusable::NoFormat);
+        };
+        let Some(f) = specs.decode(message, scratch) else {
+            return Err(Unusable::NoFormat);
+        };
+        self.fields(ev, &f)
+    }
+
+    fn fields(&mut self, ev: Ev, f: &Fields<'_>) -> R<Option<Obs>> {
+        let obs = match ev {
+            Ev::DmaBlkIo => {
+                let [offset, sector_num, dbs, bs, to_dev] = self.dma_blk_io.resolve(f);
+                let offset = match (offset, sector_num) {
+                    (None, Some(_)) => mul(num(f, sector_num, DMA_BLK_IO[1])?, 512, "sector_num")?,
+                    _ => num(f, offset, DMA_BLK_IO[0])?,
+                };
+                Obs::DmaIo {
+                    dbs: ptr(f, dbs, DMA_BLK_IO[2])?,
+                    bs: ptr(f, bs, DMA_BLK_IO[3])?,
+                    offset,
+                    op: Op::from_write(int(f, to_dev, DMA_BLK_IO[4])? != 0),
+                }
+            }
+            Ev::DmaComplete => {
+                let [dbs] = self.dma_complete.resolve(f);
+                Obs::DmaDone {
+                    dbs: ptr(f, dbs, DBS[0])?,
+                    ok: true,
+                }
+            }
+            Ev::DmaAioCancel => {
+                let [dbs] = self.dma_aio_cancel.resolve(f);
+                Obs::DmaDone {
+                    dbs: ptr(f, dbs, DBS[0])?,
+                    ok: false,
+                }
+            }
+            Ev::IdeDmaCb => {
+                let [cmd, sector_num, n, s] = self.ide_dma_cb.resolve(f);
+                let op = match text(f, cmd, IDE_DMA_CB[0])? {
+                    b"DMA READ" => Op::Read,
+                    b"DMA WRITE" => Op::Write,
+                    _ => return Ok(Some(Obs::IdeOther)),
+                };
+                Obs::Hint(Hint {
+                    ctrl: Ctrl::Ide,
+                    source: "ide_dma_cb",
+                    op: Some(op),
+                    geom: Geom {
+                        start: num(f, sector_num, IDE_DMA_CB[1])?,
+                        count: num(f, n, IDE_DMA_CB[2])?,
+                        unit: Some(512),
+                    },
+                    dev: Some(DevKey::Ide(ptr(f, s, IDE_DMA_CB[3])?)),
+                    ncq: None,
+                    vreq: None,
+                    via_dma: true,
+                })
+            }
+            Ev::IdeSectorRead | Ev::IdeSectorWrite => {
+                let write = ev == Ev::IdeSectorWrite;
+                let [sector, nsectors] = self.ide_sector[usize::from(write)].resolve(f);
+                Obs::Hint(Hint {
+                    ctrl: Ctrl::Ide,
+                    source: ev.name(),
+                    op: Some(Op::from_write(write)),
+                    geom: Geom {
+                        start: num(f, sector, IDE_SECTOR[0])?,
+                        count: num(f, nsectors, IDE_SECTOR[1])?,
+                        unit: Some(512),
+                    },
+                    dev: None,
+                    ncq: None,
+                    vreq: None,
+                    via_dma: false,
+                })
+            }
+            Ev::ProcessNcq => {
+                let [s, port, tag, cmd, lba, end] = self.process_ncq.resolve(f);
+                let s = ptr(f, s, PROCESS_NCQ[0])?;
+                let port = int(f, port, PROCESS_NCQ[1])?;
+                let tag = int(f, tag, PROCESS_NCQ[2])?;
+                let op = match num(f, cmd, PROCESS_NCQ[3])? {
+                    0x60 => Op::Read,
+                    0x61 => Op::Write,
+                    // NCQ NON-DATA, SEND/RECEIVE FPDMA: no sectors read or written.
+                    _ => return Ok(None),
+                };
+                let lba = num(f, lba, PROCESS_NCQ[4])?;
+                let end = num(f, end, PROCESS_NCQ[5])?;
+                let count = end
+                    .checked_sub(lba)
+                    .and_then(|c| c.checked_add(1))
+                    .ok_or_else(|| {
+                        Unusable::Bad(format!("NCQ range [{lba},{end}] ends before it starts"))
+                    })?;
+                Obs::Hint(Hint {
+                    ctrl: Ctrl::Ahci,
+                    source: "process_ncq_command",
+                    op: Some(op),
+                    geom: Geom {
+                        start: lba,
+                        count,
+                        unit: Some(512),
+                    },
+                    dev: Some(DevKey::Ahci(s, port)),
+                    ncq: Some((s, port, tag)),
+                    vreq: None,
+                    via_dma: true,
+                })
+            }
+            Ev::ExecNcqRead | Ev::ExecNcqWrite => {
+                let write = ev == Ev::ExecNcqWrite;
+                let [s, port, tag, count, lba] = self.exec_ncq[usize::from(write)].resolve(f);
+                Obs::NcqExec {
+                    ncq: (
+                        ptr(f, s, EXEC_NCQ[0])?,
+                        int(f, port, EXEC_NCQ[1])?,
+                        int(f, tag, EXEC_NCQ[2])?,
+                    ),
+                    count: num(f, count, EXEC_NCQ[3])?,
+                    lba: num(f, lba, EXEC_NCQ[4])?,
+                    op: write.then_some(Op::Write),
+                    source: ev.name(),
+                }
+            }
+            Ev::AhciStartDma => {
+                let [s, port] = self.ahci_start_dma.resolve(f);
+                Obs::AhciStartDma(DevKey::Ahci(
+                    ptr(f, s, AHCI_START_DMA[0])?,
+                    int(f, port, AHCI_START_DMA[1])?,
+                ))
+            }
+            Ev::BlkCoPreadv | Ev::BlkCoPwritev => {
+                let write = ev == Ev::BlkCoPwritev;
+                let [blk, offset, bytes] = self.blk_co[usize::from(write)].resolve(f);
+                Obs::Data {
+                    blk: ptr(f, blk, BLK_CO[0])?,
+                    offset: num(f, offset, BLK_CO[1])?,
+                    bytes: num(f, bytes, BLK_CO[2])?,
+                    op: Op::from_write(write),
+                    source: ev.name(),
+                    legacy: false,
+                }
+            }
+            Ev::BdrvAioReadv | Ev::BdrvAioWritev => {
+                let write = ev == Ev::BdrvAioWritev;
+                let [bs, sector_num, nb_sectors] = self.bdrv_aio[usize::from(write)].resolve(f);
+                Obs::Data {
+                    blk: ptr(f, bs, BDRV_AIO[0])?,
+                    offset: mul(num(f, sector_num, BDRV_AIO[1])?, 512, "sector_num")?,
+                    bytes: mul(num(f, nb_sectors, BDRV_AIO[2])?, 512, "nb_sectors")?,
+                    op: Op::from_write(write),
+                    source: ev.name(),
+                    legacy: true,
+                }
+            }
+            Ev::BlkRootAttach | Ev::BlkRootDetach => {
+                let detach = ev == Ev::BlkRootDetach;
+                let [child, blk] = self.blk_root[usize::from(detach)].resolve(f);
+                let child = ptr(f, child, BLK_ROOT[0])?;
+                let blk = ptr(f, blk, BLK_ROOT[1])?;
+                if detach {
+                    Obs::Detach { child, blk }
+                } else {
+                    Obs::Attach { child, blk }
+                }
+            }
+            Ev::VirtioRead | Ev::VirtioWrite => {
+                let write = ev == Ev::VirtioWrite;
+                let [vdev, sector, nsectors, req] = self.virtio_rw[usize::from(write)].resolve(f);
+                let dev = match vdev {
+                    Some(_) => Some(DevKey::Virtio(ptr(f, vdev, VIRTIO_RW[0])?)),
+                    None => None,
+                };
+                Obs::Hint(Hint {
+                    ctrl: Ctrl::Virtio,
+                    source: ev.name(),
+                    op: Some(Op::from_write(write)),
+                    geom: Geom {
+                        start: num(f, sector, VIRTIO_RW[1])?,
+                        count: num(f, nsectors, VIRTIO_RW[2])?,
+                        unit: Some(512),
+                    },
+                    dev,
+                    ncq: None,
+                    vreq: Some(ptr(f, req, VIRTIO_RW[3])?),
+                    via_dma: false,
+                })
+            }
+            Ev::VirtioRwComplete | Ev::VirtioReqComplete => {
+                let i = usize::from(ev == Ev::VirtioReqComplete);
+                let [req] = self.virtio_done[i].resolve(f);
+                Obs::VirtioDone {
+                    req: ptr(f, req, REQ[0])?,
+                }
+            }
+            Ev::PciNvmeRead => {
+                let pos = self.nvme[0].resolve(f);
+                return nvme_hint(ev.name(), Some(Op::Read), false, f, pos);
+            }
+            Ev::PciNvmeWrite | Ev::PciNvmeRw | Ev::NvmeRw => {
+                let i = match ev {
+                    Ev::PciNvmeWrite => 1,
+                    Ev::PciNvmeRw => 2,
+                    _ => 3,
+                };
+                let pos = self.nvme[i].resolve(f);
+                let verb = text(f, pos[0], NVME[0])?;
+                return nvme_hint(ev.name(), nvme_op(verb), is_zeroes(verb), f, pos);
+            }
+            Ev::ScsiRead | Ev::ScsiWrite => {
+                let write = ev == Ev::ScsiWrite;
+                let [len, lba] = self.scsi[usize::from(write)].resolve(f);
+                let count = num(f, len, SCSI[0])?;
+                if count == 0 {
+                    return Ok(None);
+                }
+                Obs::Hint(Hint {
+                    ctrl: Ctrl::Scsi,
+                    source: ev.name(),
+                    op: Some(Op::from_write(write)),
+                    geom: Geom {
+                        start: num(f, lba, SCSI[1])?,
+                        count,
+                        unit: None,
+                    },
+                    dev: None,
+                    ncq: None,
+                    vreq: None,
+                    via_dma: false,
+                })
+            }
+        };
+        Ok(Some(obs))
+    }
+}
+
+type R<T> = Result<T, Unusable>;
+
+/// The position of an argument, or the message for its absence.
+#[inline]
+fn field(at: Option<usize>, names: &[&str]) -> R<usize> {
+    match at {
+        Some(i) => Ok(i),
+        None => Err(missing(names)),
+    }
+}
+
+#[cold]
+fn missing(names: &[&str]) -> Unusable {
+    Unusable::Bad(format!(
+        "the event has no argument named {}",
+        names.join(" or ")
+    ))
+}
+
+#[cold]
+fn not_a(what: &str, names: &[&str]) -> Unusable {
+    Unusable::Bad(format!("{} is not a {what}", names[0]))
 }
 
 /// A non-negative integer (or pointer) argument.
-fn num(f: &Fields<'_>, names: &[&str]) -> R<u64> {
-    match field(f, names)? {
-        Value::Signed(v) if v >= 0 => Ok(v as u64),
-        Value::Signed(v) => Err(format!("{} is negative ({v})", names[0])),
-        Value::Unsigned(v, _) => Ok(v),
-        Value::Pointer(p) => Ok(p.unwrap_or(0)),
-        Value::Char(c) => Ok(u64::from(c)),
-        _ => Err(format!("{} is not a number", names[0])),
+#[inline]
+fn num(f: &Fields<'_>, at: Option<usize>, names: &[&str]) -> R<u64> {
+    let i = field(at, names)?;
+    let v = f.num(i);
+    match f.kind(i) {
+        Kind::Signed if (v as i64) >= 0 => Ok(v),
+        Kind::Signed => Err(negative(names, v as i64)),
+        Kind::Unsigned(_) | Kind::Width | Kind::Pointer => Ok(v),
+        Kind::Char => Ok(u64::from(v as u8)),
+        Kind::Str | Kind::Errno | Kind::Float => Err(not_a("number", names)),
     }
+}
+
+#[cold]
+fn negative(names: &[&str], v: i64) -> Unusable {
+    Unusable::Bad(format!("{} is negative ({v})", names[0]))
 }
 
 /// An integer argument of either sign (ports, tags, flags).
-fn int(f: &Fields<'_>, names: &[&str]) -> R<i64> {
-    field(f, names)?
-        .as_i64()
-        .ok_or_else(|| format!("{} is not a number", names[0]))
-}
-
-fn ptr(f: &Fields<'_>, names: &[&str]) -> R<u64> {
-    match field(f, names)? {
-        Value::Pointer(p) => Ok(p.unwrap_or(0)),
-        other => other
-            .as_u64()
-            .ok_or_else(|| format!("{} is not a pointer", names[0])),
+#[inline]
+fn int(f: &Fields<'_>, at: Option<usize>, names: &[&str]) -> R<i64> {
+    let i = field(at, names)?;
+    let v = f.num(i);
+    match f.kind(i) {
+        Kind::Signed => Ok(v as i64),
+        Kind::Unsigned(_) | Kind::Width => i64::try_from(v).map_err(|_| not_a("number", names)),
+        Kind::Char => Ok(i64::from(v as u8)),
+        Kind::Pointer | Kind::Str | Kind::Errno | Kind::Float => Err(not_a("number", names)),
     }
 }
 
-fn text<'a>(f: &Fields<'a>, names: &[&str]) -> R<&'a [u8]> {
-    Ok(match field(f, names)? {
-        Value::Str(Some(s)) | Value::Float(s) => s,
+#[inline]
+fn ptr(f: &Fields<'_>, at: Option<usize>, names: &[&str]) -> R<u64> {
+    let i = field(at, names)?;
+    let v = f.num(i);
+    match f.kind(i) {
+        // NULL is 0.
+        Kind::Pointer | Kind::Signed | Kind::Unsigned(_) | Kind::Width => Ok(v),
+        Kind::Char => Ok(u64::from(v as u8)),
+        Kind::Str | Kind::Errno | Kind::Float => Err(not_a("pointer", names)),
+    }
+}
+
+#[inline]
+fn text<'a>(f: &Fields<'a>, at: Option<usize>, names: &[&str]) -> R<&'a [u8]> {
+    let i = field(at, names)?;
+    Ok(match f.kind(i) {
+        Kind::Str | Kind::Errno if !f.is_null(i) => f.text(i),
+        Kind::Float => f.text(i),
         _ => b"",
     })
 }
 
 fn mul(a: u64, b: u64, what: &str) -> R<u64> {
     a.checked_mul(b)
-        .ok_or_else(|| format!("{what} overflows 64 bits"))
+        .ok_or_else(|| Unusable::Bad(format!("{what} overflows 64 bits")))
+}
+
+/// Whether `hay` contains `needle`, ignoring ASCII case.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// NVMe direction from a verb (`read`, `write`) or an opname
 /// (`NVME_NVM_CMD_READ`, `NVME_NVM_CMD_WRITE`, `..._WRITE_ZEROES`,
 /// `NVME_ZONED_CMD_ZONE_APPEND`).
 fn nvme_op(verb: &[u8]) -> Option<Op> {
-    let v = String::from_utf8_lossy(verb).to_ascii_lowercase();
-    if v.contains("read") {
+    if contains_ignore_case(verb, b"read") {
         Some(Op::Read)
-    } else if v.contains("write") || v.contains("append") {
+    } else if contains_ignore_case(verb, b"write") || contains_ignore_case(verb, b"append") {
         Some(Op::Write)
     } else {
         None
@@ -318,17 +850,24 @@ fn nvme_op(verb: &[u8]) -> Option<Op> {
 }
 
 fn is_zeroes(verb: &[u8]) -> bool {
-    verb.windows(6).any(|w| w.eq_ignore_ascii_case(b"zeroes"))
+    contains_ignore_case(verb, b"zeroes")
 }
 
-fn nvme_hint(source: &'static str, op: Option<Op>, zeroes: bool, f: &Fields<'_>) -> R<Option<Obs>> {
+fn nvme_hint(
+    source: &'static str,
+    op: Option<Op>,
+    zeroes: bool,
+    f: &Fields<'_>,
+    pos: [Option<usize>; 4],
+) -> R<Option<Obs>> {
     let Some(op) = op else {
         // Flush, compare, dataset management...: no sectors moved.
         return Ok(None);
     };
-    let nlb = num(f, &["nlb", "blk_count"])?;
-    let count = num(f, &["count", "byte_count"])?;
-    let lba = num(f, &["lba", "slba"])?;
+    let [_, nlb, count, lba] = pos;
+    let nlb = num(f, nlb, NVME[1])?;
+    let count = num(f, count, NVME[2])?;
+    let lba = num(f, lba, NVME[3])?;
     // The namespace's block size: bytes per block, when it divides evenly
     // (extended-LBA formats add metadata to `count`; then it is unknown).
     let unit = (nlb > 0 && count % nlb == 0 && count / nlb >= 1).then(|| count / nlb);
@@ -350,245 +889,50 @@ fn nvme_hint(source: &'static str, op: Option<Op>, zeroes: bool, f: &Fields<'_>)
     })))
 }
 
-/// Turns one decoded event into an observation. `Ok(None)`: the event is
-/// understood but says nothing about sectors (e.g. an NVMe flush).
-pub fn observe(name: &[u8], f: &Fields<'_>) -> R<Option<Obs>> {
-    let obs = match name {
-        b"dma_blk_io" => {
-            let offset = match f.get_any(&["offset", "sector_num"]) {
-                Some((i, _)) if f.name(i) == "sector_num" => {
-                    mul(num(f, &["sector_num"])?, 512, "sector_num")?
-                }
-                _ => num(f, &["offset"])?,
-            };
-            Obs::DmaIo {
-                dbs: ptr(f, &["dbs"])?,
-                bs: ptr(f, &["bs", "blk"])?,
-                offset,
-                op: Op::from_write(int(f, &["to_dev"])? != 0),
-            }
-        }
-        b"dma_complete" => Obs::DmaDone {
-            dbs: ptr(f, &["dbs"])?,
-            ok: true,
-        },
-        b"dma_aio_cancel" => Obs::DmaDone {
-            dbs: ptr(f, &["dbs"])?,
-            ok: false,
-        },
-        b"ide_dma_cb" => {
-            let cmd = text(f, &["dma", "cmd"])?;
-            let op = match cmd {
-                b"DMA READ" => Op::Read,
-                b"DMA WRITE" => Op::Write,
-                _ => return Ok(Some(Obs::IdeOther)),
-            };
-            Obs::Hint(Hint {
-                ctrl: Ctrl::Ide,
-                source: "ide_dma_cb",
-                op: Some(op),
-                geom: Geom {
-                    start: num(f, &["sector_num"])?,
-                    count: num(f, &["n"])?,
-                    unit: Some(512),
-                },
-                dev: Some(DevKey::Ide(ptr(f, &["s"])?)),
-                ncq: None,
-                vreq: None,
-                via_dma: true,
-            })
-        }
-        b"ide_sector_read" | b"ide_sector_write" => {
-            let (op, source) = if name == b"ide_sector_read" {
-                (Op::Read, "ide_sector_read")
-            } else {
-                (Op::Write, "ide_sector_write")
-            };
-            Obs::Hint(Hint {
-                ctrl: Ctrl::Ide,
-                source,
-                op: Some(op),
-                geom: Geom {
-                    start: num(f, &["sector_num", "sector"])?,
-                    count: num(f, &["nsectors"])?,
-                    unit: Some(512),
-                },
-                dev: None,
-                ncq: None,
-                vreq: None,
-                via_dma: false,
-            })
-        }
-        b"process_ncq_command" => {
-            let s = ptr(f, &["s"])?;
-            let port = int(f, &["port"])?;
-            let tag = int(f, &["tag"])?;
-            let op = match num(f, &["cmd"])? {
-                0x60 => Op::Read,
-                0x61 => Op::Write,
-                // NCQ NON-DATA, SEND/RECEIVE FPDMA: no sectors read or written.
-                _ => return Ok(None),
-            };
-            let lba = num(f, &["lba"])?;
-            let end = num(f, &["end"])?;
-            let count = end
-                .checked_sub(lba)
-                .and_then(|c| c.checked_add(1))
-                .ok_or_else(|| format!("NCQ range [{lba},{end}] ends before it starts"))?;
-            Obs::Hint(Hint {
-                ctrl: Ctrl::Ahci,
-                source: "process_ncq_command",
-                op: Some(op),
-                geom: Geom {
-                    start: lba,
-                    count,
-                    unit: Some(512),
-                },
-                dev: Some(DevKey::Ahci(s, port)),
-                ncq: Some((s, port, tag)),
-                vreq: None,
-                via_dma: true,
-            })
-        }
-        b"execute_ncq_command_read" | b"execute_ncq_command_write" => {
-            let write = name == b"execute_ncq_command_write";
-            Obs::NcqExec {
-                ncq: (ptr(f, &["s"])?, int(f, &["port"])?, int(f, &["tag"])?),
-                count: num(f, &["count"])?,
-                lba: num(f, &["lba"])?,
-                op: write.then_some(Op::Write),
-                source: if write {
-                    "execute_ncq_command_write"
-                } else {
-                    "execute_ncq_command_read"
-                },
-            }
-        }
-        b"ahci_start_dma" => Obs::AhciStartDma(DevKey::Ahci(ptr(f, &["s"])?, int(f, &["port"])?)),
-        b"blk_co_preadv" | b"blk_co_pwritev" => {
-            let write = name == b"blk_co_pwritev";
-            Obs::Data {
-                blk: ptr(f, &["blk"])?,
-                offset: num(f, &["offset"])?,
-                bytes: num(f, &["bytes"])?,
-                op: Op::from_write(write),
-                source: if write {
-                    "blk_co_pwritev"
-                } else {
-                    "blk_co_preadv"
-                },
-                legacy: false,
-            }
-        }
-        b"bdrv_aio_readv" | b"bdrv_aio_writev" => {
-            let write = name == b"bdrv_aio_writev";
-            Obs::Data {
-                blk: ptr(f, &["bs"])?,
-                offset: mul(num(f, &["sector_num"])?, 512, "sector_num")?,
-                bytes: mul(num(f, &["nb_sectors"])?, 512, "nb_sectors")?,
-                op: Op::from_write(write),
-                source: if write {
-                    "bdrv_aio_writev"
-                } else {
-                    "bdrv_aio_readv"
-                },
-                legacy: true,
-            }
-        }
-        b"blk_root_attach" => Obs::Attach {
-            child: ptr(f, &["child"])?,
-            blk: ptr(f, &["blk"])?,
-        },
-        b"blk_root_detach" => Obs::Detach {
-            child: ptr(f, &["child"])?,
-            blk: ptr(f, &["blk"])?,
-        },
-        b"virtio_blk_handle_read" | b"virtio_blk_handle_write" => {
-            let write = name == b"virtio_blk_handle_write";
-            let dev = match f.get("vdev") {
-                Some(_) => Some(DevKey::Virtio(ptr(f, &["vdev"])?)),
-                None => None,
-            };
-            Obs::Hint(Hint {
-                ctrl: Ctrl::Virtio,
-                source: if write {
-                    "virtio_blk_handle_write"
-                } else {
-                    "virtio_blk_handle_read"
-                },
-                op: Some(Op::from_write(write)),
-                geom: Geom {
-                    start: num(f, &["sector"])?,
-                    count: num(f, &["nsectors"])?,
-                    unit: Some(512),
-                },
-                dev,
-                ncq: None,
-                vreq: Some(ptr(f, &["req"])?),
-                via_dma: false,
-            })
-        }
-        b"virtio_blk_rw_complete" | b"virtio_blk_req_complete" => Obs::VirtioDone {
-            req: ptr(f, &["req"])?,
-        },
-        b"pci_nvme_read" => return nvme_hint("pci_nvme_read", Some(Op::Read), false, f),
-        b"pci_nvme_write" => {
-            let verb = text(f, &["verb", "opname"])?;
-            return nvme_hint("pci_nvme_write", nvme_op(verb), is_zeroes(verb), f);
-        }
-        b"pci_nvme_rw" | b"nvme_rw" => {
-            let verb = text(f, &["verb", "opname"])?;
-            let op = nvme_op(verb);
-            let source = if name == b"nvme_rw" {
-                "nvme_rw"
-            } else {
-                "pci_nvme_rw"
-            };
-            return nvme_hint(source, op, is_zeroes(verb), f);
-        }
-        b"scsi_disk_dma_command_READ" | b"scsi_disk_dma_command_WRITE" => {
-            let write = name == b"scsi_disk_dma_command_WRITE";
-            let count = num(f, &["len", "count"])?;
-            if count == 0 {
-                return Ok(None);
-            }
-            Obs::Hint(Hint {
-                ctrl: Ctrl::Scsi,
-                source: if write {
-                    "scsi_disk_dma_command_WRITE"
-                } else {
-                    "scsi_disk_dma_command_READ"
-                },
-                op: Some(Op::from_write(write)),
-                geom: Geom {
-                    start: num(f, &["lba", "sector"])?,
-                    count,
-                    unit: None,
-                },
-                dev: None,
-                ncq: None,
-                vreq: None,
-                via_dma: false,
-            })
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(obs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qtrace_core::catalog::Catalog;
 
-    fn obs(line: &str) -> R<Option<Obs>> {
+    fn obs(line: &str) -> Result<Option<Obs>, String> {
         let cat = Catalog::builtin();
+        let mut dec = Decoder::new(&cat);
         let (name, msg) = line.split_once(' ').unwrap();
+        let ev = dec.event(name.as_bytes()).expect("an event the tool reads");
         let mut scratch = Vec::new();
-        let f = cat
-            .decode(name.as_bytes(), msg.as_bytes(), &mut scratch)
-            .expect("decodes");
-        observe(name.as_bytes(), &f)
+        dec.observe(ev, msg.as_bytes(), &mut scratch)
+            .map_err(|e| match e {
+                Unusable::Bad(what) => what,
+                Unusable::NoFormat => panic!("does not decode: {line}"),
+            })
+    }
+
+    #[test]
+    fn names_are_told_apart() {
+        let cat = Catalog::builtin();
+        let dec = Decoder::new(&cat);
+        for (name, ev) in EVENTS {
+            assert_eq!(dec.event(name.as_bytes()), Some(ev), "{name}");
+            assert_eq!(ev.name(), name);
+            let mut other = name.as_bytes().to_vec();
+            for i in 0..other.len() {
+                other[i] ^= 0x20;
+                assert_eq!(dec.event(&other), None);
+                other[i] ^= 0x20;
+            }
+            other.push(b'x');
+            assert_eq!(dec.event(&other), None);
+            assert_eq!(dec.event(&other[..name.len() - 1]), None);
+        }
+        for name in [
+            "",
+            "dma",
+            "dma_blk_cb",
+            "ncq_finish",
+            "pci_nvme_rw_cb",
+            "nvme_r",
+        ] {
+            assert_eq!(dec.event(name.as_bytes()), None, "{name}");
+        }
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub mod cli;
 pub mod decode;
 pub mod plot;
 pub mod report;
+pub mod smallmap;
 pub mod track;
 pub mod warn;
 
@@ -79,6 +80,7 @@ use qtrace_core::cli::{Env, Status};
 use qtrace_core::scan::{Record, Scanner};
 
 pub use cli::Args;
+use decode::{Decoder, Unusable};
 use report::Report;
 use track::{At, Tracker};
 use warn::{Kind, Warnings};
@@ -93,56 +95,52 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let names: Vec<String> = inputs.iter().map(|i| i.display()).collect();
     let mut scanner = Scanner::new(&catalog, args.input.scan_options());
     let mut tracker = Tracker::new(cfg.sector_size, cfg.labels.clone());
+    tracker.want_latencies(cfg.mode == cli::Mode::Summary);
     let mut warn = Warnings::new(env.diag, names);
     let mut report = Report::new(&cfg, &mut *out, env.line_buffered);
+    let mut decoder = Decoder::new(&catalog);
     let mut scratch = Vec::new();
     let mut have_origin = false;
     scanner.scan_all(&inputs, env.diag, |info, rec| {
         let Record::Event(ev) = rec else {
             return Ok(true);
         };
-        let interesting = decode::is_interesting(ev.name);
-        if !interesting && have_origin {
+        let kind = decoder.event(ev.name);
+        if kind.is_none() && have_origin {
             return Ok(true);
         }
-        let time_ns = ev.prefix.time_nanos();
-        if let Some(t) = time_ns
-            && !have_origin
-        {
+        if !have_origin && let Some(t) = ev.prefix.time_nanos() {
             have_origin = true;
             report.set_origin(t);
         }
-        if !interesting {
+        let Some(kind) = kind else {
             return Ok(true);
-        }
+        };
         let line = ev.line.number;
-        let Some(fields) = catalog.decode(ev.name, ev.message, &mut scratch) else {
-            warn.warn(
+        match &decoder.observe(kind, ev.message, &mut scratch) {
+            Ok(Some(obs)) => {
+                let at = At {
+                    input: info.index,
+                    line,
+                    prefix: ev.prefix,
+                };
+                tracker.push(at, obs, &mut warn, &mut report)?;
+            }
+            Ok(None) => {}
+            Err(Unusable::NoFormat) => warn.warn(
                 Kind::Unusable,
                 info.index,
                 line,
                 format_args!(
                     "{}: the arguments match no known format of this event (another QEMU version? try --trace-events with its trace-events-all); line skipped",
-                    String::from_utf8_lossy(ev.name)
+                    kind.name()
                 ),
-            );
-            return Ok(true);
-        };
-        let at = At {
-            input: info.index,
-            line,
-            time: ev.prefix.time,
-            time_ns,
-            tid: ev.prefix.tid,
-        };
-        match decode::observe(ev.name, &fields) {
-            Ok(Some(obs)) => tracker.push(at, obs, &mut warn, &mut report)?,
-            Ok(None) => {}
-            Err(what) => warn.warn(
+            ),
+            Err(Unusable::Bad(what)) => warn.warn(
                 Kind::Unusable,
                 info.index,
                 line,
-                format_args!("{}: {what}; line skipped", String::from_utf8_lossy(ev.name)),
+                format_args!("{}: {what}; line skipped", kind.name()),
             ),
         }
         Ok(true)

@@ -252,7 +252,11 @@ mod tests {
         let mut warn = crate::warn::Warnings::new(&diag, vec!["x".into()]);
         struct Nop;
         impl crate::track::Sink for Nop {
-            fn request(&mut self, _: &crate::track::Request, _: &Disks) -> qtrace_core::Result<()> {
+            fn request(
+                &mut self,
+                _: &crate::track::Request<'_>,
+                _: &Disks,
+            ) -> qtrace_core::Result<()> {
                 Ok(())
             }
             fn latency(&mut self, _: usize, _: i64) {}
@@ -260,14 +264,16 @@ mod tests {
         let at = crate::track::At {
             input: 0,
             line: 1,
-            time: None,
-            time_ns: None,
-            tid: None,
+            prefix: qtrace_core::recognize::Prefix {
+                kind: qtrace_core::recognize::PrefixKind::Bare,
+                tid: None,
+                time: None,
+            },
         };
         disks
             .push(
                 at,
-                crate::decode::Obs::Data {
+                &crate::decode::Obs::Data {
                     blk: 1,
                     offset: 0,
                     bytes: 512,

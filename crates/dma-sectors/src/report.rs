@@ -16,7 +16,7 @@ use qtrace_core::value::Radix;
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter, push_seconds};
 
 use crate::cli::{Config, Mode, OutputKind};
-use crate::decode::Op;
+use crate::decode::{Ctrl, Op};
 use crate::plot::{Plot, Point};
 use crate::track::{Disks, Request, Sink};
 
@@ -78,7 +78,18 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
 ];
 
 /// Sectors `[start, end)` of a request, when its length is known.
+#[inline]
 pub fn sector_range(offset: u64, bytes: Option<u64>, ss: u64) -> (u64, Option<u64>) {
+    if ss.is_power_of_two() {
+        // The usual sizes, without a division.
+        let k = ss.trailing_zeros();
+        let start = offset >> k;
+        let end = bytes.map(|b| {
+            let e = offset.saturating_add(b);
+            (e >> k) + u64::from(e & (ss - 1) != 0)
+        });
+        return (start, end);
+    }
     let start = offset / ss;
     let end = bytes.map(|b| offset.saturating_add(b).div_ceil(ss));
     (start, end)
@@ -107,9 +118,9 @@ struct DiskStats {
     seek_min: Option<u64>,
     seek_max: u64,
     seek_sum: u128,
-    first_time: Option<Box<[u8]>>,
+    first_time: Option<Vec<u8>>,
     first_ns: Option<i64>,
-    last_time: Option<Box<[u8]>>,
+    last_time: Option<Vec<u8>>,
     last_ns: Option<i64>,
     lat_n: u64,
     lat_min: Option<i64>,
@@ -217,6 +228,16 @@ impl<'c, W: Write> Report<'c, W> {
         &mut self.stats[disk]
     }
 
+    /// The request's time in nanoseconds when the output shows it
+    /// (`--relative`; otherwise the text is printed and it is not parsed).
+    fn request_ns(&self, r: &Request<'_>) -> Option<i64> {
+        if self.cfg.relative {
+            r.meta.time_ns()
+        } else {
+            None
+        }
+    }
+
     fn time_cell<'a>(&self, text: Option<&'a [u8]>, ns: Option<i64>) -> Cell<'a> {
         time_cell(self.cfg.relative, self.origin, text, ns)
     }
@@ -240,7 +261,7 @@ impl<'c, W: Write> Report<'c, W> {
         Ok(())
     }
 
-    fn write_request(&mut self, r: &Request, disks: &Disks) -> Result<()> {
+    fn write_request(&mut self, r: &Request<'_>, disks: &Disks) -> Result<()> {
         let ss = self.cfg.sector_size;
         let (sector, end) = sector_range(r.offset, r.bytes, ss);
         let sectors = end.map(|e| e - sector);
@@ -248,7 +269,7 @@ impl<'c, W: Write> Report<'c, W> {
         let ctrl = r.ctrl.map(|c| c.name());
         match &mut self.out {
             Out::Records(_) => {
-                let time = self.time_cell(r.meta.time.as_deref(), r.meta.time_ns);
+                let time = self.time_cell(r.meta.time.as_deref(), self.request_ns(r));
                 let cells = [
                     time,
                     r.meta.tid.map_or(Cell::Null, |t| Cell::UInt(t, Radix::Dec)),
@@ -274,26 +295,37 @@ impl<'c, W: Write> Report<'c, W> {
                 self.buf.clear();
                 if has_time {
                     let start = self.buf.len();
-                    self.push_time_text(r.meta.time.as_deref(), r.meta.time_ns);
+                    let ns = self.request_ns(r);
+                    self.push_time_text(r.meta.time.as_deref(), ns);
                     pad_to(&mut self.buf, start, 17);
                     self.buf.push(b' ');
                 }
+                // `{tid:>7} {disk:<6} {ctrl:<6} {R|W} {sector:>10} +
+                // {sectors:<6} {bytes:>8} {source}`, without going through
+                // `fmt`.
+                let buf = &mut self.buf;
                 if has_tid {
-                    let t = r.meta.tid.map_or("-".to_string(), |t| t.to_string());
-                    let _ = write!(self.buf, "{t:>7} ");
+                    num_right::<7>(buf, r.meta.tid, b'-');
+                    buf.push(b' ');
                 }
-                let _ = write!(
-                    self.buf,
-                    "{:<6} {:<6} {} {:>10} + {:<6} {:>8} {}",
-                    disk.name,
-                    ctrl.unwrap_or("-"),
-                    r.op.map_or('?', Op::letter),
-                    sector,
-                    sectors.map_or("?".to_string(), |s| s.to_string()),
-                    r.bytes.map_or("?".to_string(), |b| b.to_string()),
-                    r.source
-                );
-                self.buf.push(b'\n');
+                let name = disk.name.as_str();
+                let width = if name.is_ascii() {
+                    name.len()
+                } else {
+                    name.chars().count()
+                };
+                pad_left(buf, name.as_bytes(), width, 6);
+                buf.push(b' ');
+                buf.extend_from_slice(ctrl_column(r.ctrl));
+                buf.extend_from_slice(&[r.op.map_or(b'?', |o| o.letter() as u8), b' ']);
+                num_right::<10>(buf, Some(sector), b'?');
+                buf.extend_from_slice(b" + ");
+                num_left::<6>(buf, sectors, b'?');
+                buf.push(b' ');
+                num_right::<8>(buf, r.bytes, b'?');
+                buf.push(b' ');
+                buf.extend_from_slice(r.source.as_bytes());
+                buf.push(b'\n');
                 if let Out::Text(w) = &mut self.out {
                     w.write_all(&self.buf)?;
                 }
@@ -302,7 +334,7 @@ impl<'c, W: Write> Report<'c, W> {
         self.flush_line()
     }
 
-    fn account(&mut self, r: &Request) {
+    fn account(&mut self, r: &Request<'_>) {
         let ss = self.cfg.sector_size;
         let need_bounds = self.need_bounds;
         let (start, end) = sector_range(r.offset, r.bytes, ss);
@@ -341,18 +373,19 @@ impl<'c, W: Write> Report<'c, W> {
             }
         }
         s.prev_end = end;
-        if let Some(ns) = r.meta.time_ns {
+        let time = r.meta.time.as_deref();
+        if let Some(ns) = r.meta.time_ns() {
             if s.first_ns.is_none() {
                 s.first_ns = Some(ns);
-                s.first_time = r.meta.time.clone();
+                set_text(&mut s.first_time, time);
             }
             s.last_ns = Some(ns);
-            s.last_time = r.meta.time.clone();
-        } else if s.first_time.is_none() && r.meta.time.is_some() {
-            s.first_time = r.meta.time.clone();
-            s.last_time = r.meta.time.clone();
-        } else if r.meta.time.is_some() {
-            s.last_time = r.meta.time.clone();
+            set_text(&mut s.last_time, time);
+        } else if s.first_time.is_none() && time.is_some() {
+            set_text(&mut s.first_time, time);
+            set_text(&mut s.last_time, time);
+        } else if time.is_some() {
+            set_text(&mut s.last_time, time);
         }
         if let Some(l) = r.latency {
             s.latency(l);
@@ -650,9 +683,12 @@ impl<'c, W: Write> Report<'c, W> {
 }
 
 impl<W: Write> Sink for Report<'_, W> {
-    fn request(&mut self, r: &Request, disks: &Disks) -> Result<()> {
+    fn request(&mut self, r: &Request<'_>, disks: &Disks) -> Result<()> {
         self.requests += 1;
-        self.account(r);
+        // The per-disk aggregates are only printed by the other modes.
+        if self.cfg.mode != Mode::Requests {
+            self.account(r);
+        }
         if let Some(p) = &mut self.plot
             && let (Some(op), Some(b)) = (r.op, r.bytes)
         {
@@ -661,7 +697,7 @@ impl<W: Write> Sink for Report<'_, W> {
             p.push(Point {
                 disk: r.disk as u32,
                 write: op == Op::Write,
-                time_ns: r.meta.time_ns,
+                time_ns: r.meta.time_ns(),
                 seq: self.requests,
                 sector: start,
                 sectors: end.unwrap_or(start) - start,
@@ -674,7 +710,22 @@ impl<W: Write> Sink for Report<'_, W> {
     }
 
     fn latency(&mut self, disk: usize, ns: i64) {
-        self.stats_mut(disk).latency(ns);
+        // Only the summary prints latencies.
+        if self.cfg.mode != Mode::Requests {
+            self.stats_mut(disk).latency(ns);
+        }
+    }
+}
+
+/// Sets `dst` to a copy of `src`, reusing its buffer.
+fn set_text(dst: &mut Option<Vec<u8>>, src: Option<&[u8]>) {
+    match (dst.as_mut(), src) {
+        (Some(v), Some(s)) => {
+            v.clear();
+            v.extend_from_slice(s);
+        }
+        (None, Some(s)) => *dst = Some(s.to_vec()),
+        (_, None) => *dst = None,
     }
 }
 
@@ -700,9 +751,109 @@ fn round_div(a: u128, b: u128) -> u64 {
 }
 
 fn pad_to(buf: &mut Vec<u8>, start: usize, width: usize) {
-    while buf.len() - start < width {
-        buf.push(b' ');
+    spaces(buf, width.saturating_sub(buf.len() - start));
+}
+
+/// `n` spaces (a short run as one fixed-size store).
+#[inline]
+fn spaces(buf: &mut Vec<u8>, n: usize) {
+    let len = buf.len();
+    if n <= 32 {
+        buf.extend_from_slice(&[b' '; 32]);
+        buf.truncate(len + n);
+    } else {
+        buf.resize(len + n, b' ');
     }
+}
+
+/// The decimal digits of `v`, written at the end of `tmp` (two at a time;
+/// `tmp` has room for 20).
+#[inline]
+fn decimal(mut v: u64, tmp: &mut [u8]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
+    let mut i = tmp.len();
+    while v >= 100 {
+        let p = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if v >= 10 {
+        let p = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + v as u8;
+    }
+    &tmp[i..]
+}
+
+/// `v` (or `none`) right-aligned in `W` columns, as `{:>W}` prints it: the
+/// digits are written at the end of a field of spaces that is copied whole
+/// (one fixed-size copy) when they fit.
+#[inline]
+fn num_right<const W: usize>(buf: &mut Vec<u8>, v: Option<u64>, none: u8) {
+    let mut f = [b' '; 20];
+    let n = match v {
+        Some(v) => decimal(v, &mut f).len(),
+        None => {
+            f[19] = none;
+            1
+        }
+    };
+    if n <= W {
+        buf.extend_from_slice(&f[20 - W..]);
+    } else {
+        buf.extend_from_slice(&f[20 - n..]);
+    }
+}
+
+/// `v` (or `none`) left-aligned in `W` columns, as `{:<W}` prints it (see
+/// [`num_right`]).
+#[inline]
+fn num_left<const W: usize>(buf: &mut Vec<u8>, v: Option<u64>, none: u8) {
+    // The digits end at 20, spaces follow.
+    let mut f = [b' '; 40];
+    let digits = &mut f[..20];
+    let n = match v {
+        Some(v) => decimal(v, digits).len(),
+        None => {
+            digits[19] = none;
+            1
+        }
+    };
+    let start = 20 - n;
+    if n <= W {
+        buf.extend_from_slice(&f[start..start + W]);
+    } else {
+        buf.extend_from_slice(&f[start..20]);
+    }
+}
+
+/// The controller column and the space after it, as `{:<6} ` prints the
+/// name (`-` when unknown).
+fn ctrl_column(c: Option<Ctrl>) -> &'static [u8; 7] {
+    match c {
+        None => b"-      ",
+        Some(Ctrl::Ide) => b"ide    ",
+        Some(Ctrl::Ahci) => b"ahci   ",
+        Some(Ctrl::Virtio) => b"virtio ",
+        Some(Ctrl::Nvme) => b"nvme   ",
+        Some(Ctrl::Scsi) => b"scsi   ",
+    }
+}
+
+/// `text` (`chars` characters wide) left-aligned in `width` columns, as
+/// `{:<width}` pads it.
+#[inline]
+fn pad_left(buf: &mut Vec<u8>, text: &[u8], chars: usize, width: usize) {
+    buf.extend_from_slice(text);
+    spaces(buf, width.saturating_sub(chars));
 }
 
 /// Bytes in binary units, one decimal.
@@ -868,10 +1019,76 @@ mod tests {
         assert_eq!(sector_range(4096, Some(4096), 512), (8, Some(16)));
         assert_eq!(sector_range(100, Some(512), 512), (0, Some(2)));
         assert_eq!(sector_range(4096, None, 4096), (1, None));
+        for ss in [1, 3, 512, 520, 4096, 1 << 30] {
+            for (o, b) in [(0, 0), (1, 1), (511, 2), (4096, 4095), (u64::MAX - 1, 10)] {
+                let e = u64::saturating_add(o, b);
+                assert_eq!(
+                    sector_range(o, Some(b), ss),
+                    (o / ss, Some(e / ss + u64::from(e % ss != 0))),
+                    "{o} {b} {ss}"
+                );
+            }
+        }
         assert_eq!(
             sector_range(u64::MAX - 1, Some(10), 512).0,
             (u64::MAX - 1) / 512
         );
+    }
+
+    #[test]
+    fn numbers_and_padding_as_fmt_prints_them() {
+        let mut digits = [0u8; 20];
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65536,
+            1 << 40,
+            u64::MAX,
+        ] {
+            assert_eq!(decimal(v, &mut digits), v.to_string().as_bytes());
+            let t = v.to_string();
+            for w in [0, 1, 6, 8, 10, 40] {
+                let mut b = Vec::new();
+                pad_left(&mut b, t.as_bytes(), t.len(), w);
+                assert_eq!(b, format!("{t:<w$}").as_bytes());
+            }
+        }
+        for v in [
+            None,
+            Some(0),
+            Some(7),
+            Some(123456),
+            Some(1 << 40),
+            Some(u64::MAX),
+        ] {
+            let t = v.map_or("?".to_string(), |v| v.to_string());
+            let mut b = Vec::new();
+            num_right::<8>(&mut b, v, b'?');
+            num_left::<6>(&mut b, v, b'?');
+            num_right::<10>(&mut b, v, b'?');
+            assert_eq!(b, format!("{t:>8}{t:<6}{t:>10}").as_bytes());
+        }
+        for c in [
+            None,
+            Some(Ctrl::Ide),
+            Some(Ctrl::Ahci),
+            Some(Ctrl::Virtio),
+            Some(Ctrl::Nvme),
+            Some(Ctrl::Scsi),
+        ] {
+            let name = c.map_or("-", Ctrl::name);
+            assert_eq!(ctrl_column(c), format!("{name:<6} ").as_bytes());
+        }
+        let mut b = Vec::new();
+        pad_left(&mut b, "dïsk".as_bytes(), 4, 6);
+        assert_eq!(b, format!("{:<6}", "dïsk").as_bytes());
     }
 
     #[test]

@@ -41,10 +41,11 @@
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashMap;
+use qtrace_core::recognize::{Prefix, PrefixKind};
 
 use crate::cli::LabelKey;
 use crate::decode::{CTRL_KINDS, Ctrl, DevKey, Hint, Obs, Op};
+use crate::smallmap::SmallMap;
 use crate::warn::{Kind, Warnings};
 
 /// Block events a request may wait for its companion events.
@@ -66,12 +67,59 @@ pub struct At<'a> {
     pub input: usize,
     /// 1-based line.
     pub line: u64,
-    /// Timestamp text.
-    pub time: Option<&'a [u8]>,
-    /// Timestamp in nanoseconds.
-    pub time_ns: Option<i64>,
+    /// The line's prefix: thread id and timestamp, where present.
+    pub prefix: Prefix<'a>,
+}
+
+impl At<'_> {
     /// Thread id.
-    pub tid: Option<u64>,
+    #[inline]
+    pub fn tid(&self) -> Option<u64> {
+        self.prefix.tid
+    }
+
+    /// Timestamp in nanoseconds (parsed on demand: most events do not need
+    /// it).
+    #[inline]
+    pub fn time_ns(&self) -> Option<i64> {
+        self.prefix.time_nanos()
+    }
+}
+
+/// Timestamp text kept with a request, inline when it is short (QEMU's
+/// `SEC.USEC` is 17 bytes), so that a request costs no allocation for it.
+#[derive(Debug, Clone)]
+pub enum Stamp {
+    /// Up to [`STAMP_INLINE`] bytes.
+    Inline(u8, [u8; STAMP_INLINE]),
+    /// Longer text.
+    Heap(Box<[u8]>),
+}
+
+/// The longest timestamp text a [`Stamp`] keeps inline.
+pub const STAMP_INLINE: usize = 30;
+
+impl Stamp {
+    /// A copy of `text`.
+    pub fn new(text: &[u8]) -> Stamp {
+        if text.len() <= STAMP_INLINE {
+            let mut b = [0u8; STAMP_INLINE];
+            b[..text.len()].copy_from_slice(text);
+            Stamp::Inline(text.len() as u8, b)
+        } else {
+            Stamp::Heap(Box::from(text))
+        }
+    }
+}
+
+impl std::ops::Deref for Stamp {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Stamp::Inline(n, b) => &b[..usize::from(*n)],
+            Stamp::Heap(b) => b,
+        }
+    }
 }
 
 /// The owned form of [`At`], kept for a request's first event.
@@ -82,11 +130,24 @@ pub struct Meta {
     /// 1-based line.
     pub line: u64,
     /// Timestamp text, exactly as in the log.
-    pub time: Option<Box<[u8]>>,
-    /// Timestamp in nanoseconds.
-    pub time_ns: Option<i64>,
+    pub time: Option<Stamp>,
+    /// The kind of prefix the timestamp came in.
+    pub kind: PrefixKind,
     /// Thread id.
     pub tid: Option<u64>,
+}
+
+impl Meta {
+    /// Timestamp in nanoseconds (parsed on demand: the default output
+    /// prints the text).
+    pub fn time_ns(&self) -> Option<i64> {
+        Prefix {
+            kind: self.kind,
+            tid: self.tid,
+            time: self.time.as_deref(),
+        }
+        .time_nanos()
+    }
 }
 
 impl From<At<'_>> for Meta {
@@ -94,9 +155,9 @@ impl From<At<'_>> for Meta {
         Meta {
             input: a.input,
             line: a.line,
-            time: a.time.map(Box::from),
-            time_ns: a.time_ns,
-            tid: a.tid,
+            time: a.prefix.time.map(Stamp::new),
+            kind: a.prefix.kind,
+            tid: a.tid(),
         }
     }
 }
@@ -141,7 +202,7 @@ impl Disk {
 #[derive(Debug, Default)]
 pub struct Disks {
     list: Vec<Disk>,
-    by_key: FxHashMap<DiskKey, usize>,
+    by_key: SmallMap<DiskKey, usize>,
     labels: Vec<(LabelKey, String)>,
     used: Vec<bool>,
 }
@@ -214,9 +275,9 @@ impl Disks {
 
 /// One guest request, as reported.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct Request<'a> {
     /// Its first event.
-    pub meta: Meta,
+    pub meta: &'a Meta,
     /// Index into [`Disks`].
     pub disk: usize,
     /// Controller kind (the disk's, as known when the request is reported).
@@ -237,7 +298,7 @@ pub struct Request {
 /// What the tracker hands on.
 pub trait Sink {
     /// A request, in order of first event.
-    fn request(&mut self, r: &Request, disks: &Disks) -> qtrace_core::Result<()>;
+    fn request(&mut self, r: &Request<'_>, disks: &Disks) -> qtrace_core::Result<()>;
     /// A latency that arrived after its request was reported.
     fn latency(&mut self, disk: usize, ns: i64);
 }
@@ -365,16 +426,16 @@ pub struct Tracker {
     first_id: u64,
     /// Hints waiting for a DMA or block-layer event, oldest first.
     hints: VecDeque<u64>,
-    dmas: FxHashMap<u64, Dma>,
+    dmas: SmallMap<u64, Dma>,
     accepting: Vec<u64>,
     chunks: Vec<Chunk>,
-    vreqs: FxHashMap<u64, Pending>,
-    dev_map: FxHashMap<DevKey, u64>,
-    blk_kind: FxHashMap<u64, Ctrl>,
-    last_dma_hint: FxHashMap<Option<u64>, u64>,
-    ahci_ctx: FxHashMap<Option<u64>, DevKey>,
-    skip_dma: FxHashMap<Option<u64>, u64>,
-    attach: FxHashMap<u64, (u64, Option<u64>)>,
+    vreqs: SmallMap<u64, Pending>,
+    dev_map: SmallMap<DevKey, u64>,
+    blk_kind: SmallMap<u64, Ctrl>,
+    last_dma_hint: SmallMap<Option<u64>, u64>,
+    ahci_ctx: SmallMap<Option<u64>, DevKey>,
+    skip_dma: SmallMap<Option<u64>, u64>,
+    attach: SmallMap<u64, (u64, Option<u64>)>,
     disks: Disks,
     clock: u64,
     seen_dma: bool,
@@ -387,6 +448,8 @@ pub struct Tracker {
     pub skipped_other: u64,
     /// Requests whose position overflowed and could not be reported.
     pub unreportable: u64,
+    /// Latencies are computed (only the summary prints them).
+    latencies: bool,
 }
 
 impl Tracker {
@@ -397,16 +460,16 @@ impl Tracker {
             slots: VecDeque::new(),
             first_id: 0,
             hints: VecDeque::new(),
-            dmas: FxHashMap::default(),
+            dmas: SmallMap::default(),
             accepting: Vec::new(),
             chunks: Vec::new(),
-            vreqs: FxHashMap::default(),
-            dev_map: FxHashMap::default(),
-            blk_kind: FxHashMap::default(),
-            last_dma_hint: FxHashMap::default(),
-            ahci_ctx: FxHashMap::default(),
-            skip_dma: FxHashMap::default(),
-            attach: FxHashMap::default(),
+            vreqs: SmallMap::default(),
+            dev_map: SmallMap::default(),
+            blk_kind: SmallMap::default(),
+            last_dma_hint: SmallMap::default(),
+            ahci_ctx: SmallMap::default(),
+            skip_dma: SmallMap::default(),
+            attach: SmallMap::default(),
             disks: Disks::new(labels),
             clock: 0,
             seen_dma: false,
@@ -417,7 +480,14 @@ impl Tracker {
             late: Vec::new(),
             skipped_other: 0,
             unreportable: 0,
+            latencies: true,
         }
+    }
+
+    /// Whether to pair completions with requests for their latency (on by
+    /// default; without it, no timestamp is parsed for them).
+    pub fn want_latencies(&mut self, on: bool) {
+        self.latencies = on;
     }
 
     /// The disks seen so far.
@@ -456,13 +526,13 @@ impl Tracker {
     pub fn push(
         &mut self,
         at: At<'_>,
-        obs: Obs,
+        obs: &Obs,
         warn: &mut Warnings<'_>,
         sink: &mut dyn Sink,
     ) -> qtrace_core::Result<()> {
         self.clock += 1;
         self.bound_tables();
-        match obs {
+        match *obs {
             Obs::Hint(h) => self.hint(at, h),
             Obs::NcqExec {
                 ncq,
@@ -472,10 +542,10 @@ impl Tracker {
                 source,
             } => self.ncq_exec(at, (ncq, count, lba, op, source), warn),
             Obs::IdeOther => {
-                self.skip_dma.insert(at.tid, at.line);
+                self.skip_dma.insert(at.tid(), at.line);
             }
             Obs::AhciStartDma(dev) => {
-                self.ahci_ctx.insert(at.tid, dev);
+                self.ahci_ctx.insert(at.tid(), dev);
             }
             Obs::DmaIo {
                 dbs,
@@ -536,7 +606,7 @@ impl Tracker {
 
     fn hint(&mut self, at: At<'_>, mut h: Hint) {
         if h.source == "ide_dma_cb"
-            && let Some(dev) = self.ahci_ctx.remove(&at.tid)
+            && let Some(dev) = self.ahci_ctx.remove(&at.tid())
         {
             h.ctrl = Ctrl::Ahci;
             h.dev = Some(dev);
@@ -550,6 +620,11 @@ impl Tracker {
         if let Some(req) = h.vreq {
             d.completion = Some(Comp::Virtio(req));
         }
+        let start_ns = if self.latencies {
+            d.meta.time_ns()
+        } else {
+            None
+        };
         let id = self.push_slot(d, state);
         if let Some(req) = h.vreq {
             if self.vreqs.len() >= MAX_TABLE {
@@ -559,7 +634,7 @@ impl Tracker {
                 req,
                 Pending {
                     slot: id,
-                    start_ns: at.time_ns,
+                    start_ns,
                     disk: None,
                 },
             );
@@ -568,7 +643,7 @@ impl Tracker {
             self.hints.push_back(id);
         }
         if h.via_dma {
-            self.last_dma_hint.insert(at.tid, id);
+            self.last_dma_hint.insert(at.tid(), id);
         }
     }
 
@@ -689,7 +764,7 @@ impl Tracker {
         if let Some(dev) = dev {
             self.dev_map.insert(dev, blk);
         }
-        let k = self.blk_kind.entry(blk).or_insert(ctrl);
+        let k = self.blk_kind.get_or_insert(blk, ctrl);
         if *k == Ctrl::Ide && ctrl == Ctrl::Ahci {
             *k = ctrl;
         }
@@ -713,10 +788,10 @@ impl Tracker {
 
     fn dma_io(&mut self, at: At<'_>, dbs: u64, bs: u64, offset: u64, op: Op) {
         self.seen_dma = true;
-        self.ahci_ctx.remove(&at.tid);
-        if self.skip_dma.remove(&at.tid).is_some() {
+        self.ahci_ctx.remove(&at.tid());
+        if self.skip_dma.remove(&at.tid()).is_some() {
             self.skipped_other += 1;
-            self.last_dma_hint.remove(&at.tid);
+            self.last_dma_hint.remove(&at.tid());
             return;
         }
         // A transfer with this pointer that never completed (dma_complete
@@ -747,18 +822,18 @@ impl Tracker {
         }
         // virtio-blk and PIO never use dma_blk_io; scsi-disk does with
         // HBAs that pass scatter-gather lists (virtio-scsi, megasas...).
-        let mut found = self.find_hint(offset, op, at.tid, bs, |h| {
+        let mut found = self.find_hint(offset, op, at.tid(), bs, |h| {
             h.via_dma || h.ctrl == Ctrl::Scsi
         });
         let mut mismatch = None;
         if found.is_none()
-            && let Some(&id) = self.last_dma_hint.get(&at.tid)
+            && let Some(&id) = self.last_dma_hint.get(&at.tid())
             && let Some(i) = self.hints.iter().position(|&x| x == id)
         {
             found = Some((i, id, 512));
             mismatch = Some(at.line);
         }
-        self.last_dma_hint.remove(&at.tid);
+        self.last_dma_hint.remove(&at.tid());
         let (id, trusted, expected) = match found {
             Some((i, id, unit)) => {
                 self.take_hint(i, id);
@@ -827,7 +902,11 @@ impl Tracker {
                 expected,
                 covered: 0,
                 accepting: true,
-                start_ns: self.slot(id).and_then(|s| s.d.meta.time_ns),
+                start_ns: if self.latencies {
+                    self.slot(id).and_then(|s| s.d.meta.time_ns())
+                } else {
+                    None
+                },
                 disk: None,
             },
         );
@@ -961,7 +1040,7 @@ impl Tracker {
         // merged adjacent requests into one).
         let seen_dma = self.seen_dma;
         let allow = |h: &Hint| !h.via_dma || !seen_dma;
-        if let Some((i, id, unit)) = self.find_hint(offset, op, at.tid, blk, allow) {
+        if let Some((i, id, unit)) = self.find_hint(offset, op, at.tid(), blk, allow) {
             self.take_hint(i, id);
             let mut covered = 0u64;
             let mut cur = Some((id, unit));
@@ -1038,7 +1117,7 @@ impl Tracker {
                         covered += hb;
                         let next = offset.saturating_add(covered);
                         cur = self
-                            .find_hint(next, op, at.tid, blk, |h| h.ctrl == Ctrl::Virtio)
+                            .find_hint(next, op, at.tid(), blk, |h| h.ctrl == Ctrl::Virtio)
                             .map(|(i, id, unit)| {
                                 self.take_hint(i, id);
                                 (id, unit)
@@ -1089,9 +1168,10 @@ impl Tracker {
             return;
         };
         self.accepting.retain(|&x| x != dbs);
-        let lat = match (ok, at.time_ns, d.start_ns) {
-            (true, Some(t), Some(s)) if t >= s => t.checked_sub(s),
-            _ => None,
+        let lat = if ok && self.latencies {
+            latency(at, d.start_ns)
+        } else {
+            None
         };
         self.completed(d.slot, d.disk, lat);
     }
@@ -1100,9 +1180,10 @@ impl Tracker {
         let Some(p) = self.vreqs.remove(&req) else {
             return;
         };
-        let lat = match (at.time_ns, p.start_ns) {
-            (Some(t), Some(s)) if t >= s => t.checked_sub(s),
-            _ => None,
+        let lat = if self.latencies {
+            latency(at, p.start_ns)
+        } else {
+            None
         };
         self.completed(p.slot, p.disk, lat);
     }
@@ -1184,18 +1265,35 @@ impl Tracker {
         for (disk, lat) in self.late.drain(..) {
             sink.latency(disk, lat);
         }
-        while let Some(front) = self.slots.front() {
-            if front.state == State::Open && !all {
-                break;
+        // Most events leave the oldest request waiting.
+        if !all && self.slots.front().is_none_or(|s| s.state == State::Open) {
+            return Ok(());
+        }
+        // The requests before the first one still open, reported where
+        // they lie (finalizing does not look at the other slots).
+        let ready = self
+            .slots
+            .iter()
+            .take_while(|s| all || s.state != State::Open)
+            .count();
+        if ready > 0 {
+            let mut slots = std::mem::take(&mut self.slots);
+            let mut done = 0;
+            let mut result = Ok(());
+            for slot in slots.iter().take(ready) {
+                let id = self.first_id;
+                self.first_id += 1;
+                done += 1;
+                if let Some(r) = self.finalize(id, &slot.d, warn) {
+                    result = sink.request(&r, &self.disks);
+                    if result.is_err() {
+                        break;
+                    }
+                }
             }
-            let Some(slot) = self.slots.pop_front() else {
-                break;
-            };
-            let id = self.first_id;
-            self.first_id += 1;
-            if let Some(r) = self.finalize(id, slot.d, warn) {
-                sink.request(&r, &self.disks)?;
-            }
+            slots.drain(..done);
+            self.slots = slots;
+            result?;
         }
         if all {
             self.hints.clear();
@@ -1204,7 +1302,12 @@ impl Tracker {
         Ok(())
     }
 
-    fn finalize(&mut self, id: u64, d: Draft, warn: &mut Warnings<'_>) -> Option<Request> {
+    fn finalize<'d>(
+        &mut self,
+        id: u64,
+        d: &'d Draft,
+        warn: &mut Warnings<'_>,
+    ) -> Option<Request<'d>> {
         let input = d.meta.input;
         let line = d.meta.line;
         let hint = d.hint;
@@ -1307,7 +1410,14 @@ impl Tracker {
             );
         }
         let ss = self.sector_size;
-        if offset % ss != 0 || bytes.is_some_and(|b| b % ss != 0) {
+        let misaligned = |v: u64| {
+            if ss.is_power_of_two() {
+                v & (ss - 1) != 0
+            } else {
+                v % ss != 0
+            }
+        };
+        if misaligned(offset) || bytes.is_some_and(misaligned) {
             warn.warn(
                 Kind::Unaligned,
                 input,
@@ -1349,7 +1459,7 @@ impl Tracker {
             None => {}
         }
         Some(Request {
-            meta: d.meta,
+            meta: &d.meta,
             disk,
             ctrl: self.disks.get(disk).ctrl,
             op: d.op,
@@ -1396,8 +1506,35 @@ impl Tracker {
     }
 }
 
+/// From a submission at `start` to the completion at `at`.
+fn latency(at: At<'_>, start: Option<i64>) -> Option<i64> {
+    match (at.time_ns(), start) {
+        (Some(t), Some(s)) if t >= s => t.checked_sub(s),
+        _ => None,
+    }
+}
+
 /// Whether a backend of kind `a` can serve a request of kind `b` (AHCI's
 /// non-NCQ commands look like IDE's).
 fn compatible(a: Ctrl, b: Ctrl) -> bool {
     a == b || matches!((a, b), (Ctrl::Ide, Ctrl::Ahci) | (Ctrl::Ahci, Ctrl::Ide))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_keep_the_text() {
+        for t in [
+            &b""[..],
+            b"1767988001.213427",
+            b"2025-07-21T18:43:28.089797Z",
+            b"2025-07-21T18:43:28.089797123+01:30 and then some",
+        ] {
+            let s = Stamp::new(t);
+            assert_eq!(&*s, t);
+            assert_eq!(matches!(s, Stamp::Inline(..)), t.len() <= STAMP_INLINE);
+        }
+    }
 }
