@@ -1,9 +1,10 @@
-//! Reading, splitting and classifying lines on a second thread, so that a
-//! tool's own work on one batch of lines overlaps with the preparation of
-//! the next.
+//! Splitting and classifying lines on a second thread, so that a tool's own
+//! work on one batch of lines overlaps with the preparation of the next.
 //!
-//! The thread runs the [`LineReader`] (with the prefilter) and the line
-//! classification ([`classify_with`]) over the raw stream, and copies each
+//! Three stages run at once: the read-ahead thread of [`Prefetch`] reads (and
+//! decompresses) the input, this module's splitting thread runs the
+//! [`LineReader`] (with the prefilter) and the line classification
+//! ([`classify_with`]) over those buffers, and copies each
 //! line it keeps into a batch together with where its prefix, name and
 //! message are. The scanning thread rebuilds each [`Record`] from a batch
 //! without looking at the bytes again. Batches travel over a bounded
@@ -25,12 +26,15 @@ use rustc_hash::FxHashSet;
 
 use crate::input::Stream;
 use crate::lines::{Line, LineEvent, LineReader, LineSource, Window};
+use crate::prefetch::Prefetch;
 use crate::recognize::{Prefix, PrefixKind};
 use crate::scan::{Event, Record, classify_with};
 
 /// Batches in flight.
 const DEPTH: usize = 4;
-/// Bytes read at once.
+/// Bytes the line reader asks for at once (the read-ahead thread reads its
+/// own fixed-size buffers; this only matters for the slow path of a line
+/// longer than the read-ahead reserve).
 const CHUNK: usize = 512 << 10;
 /// A batch is handed over when it holds this many bytes of lines (or
 /// before the next read, whichever comes first).
@@ -262,7 +266,7 @@ impl Pending {
 
 /// The input, handing over the pending batch before every read.
 struct Source {
-    src: Stream,
+    src: Prefetch,
     pending: Rc<RefCell<Pending>>,
 }
 
@@ -290,7 +294,7 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
         closed: false,
     }));
     let source = Source {
-        src,
+        src: Prefetch::new(src),
         pending: Rc::clone(&pending),
     };
     let finder = plan.prefilter.as_deref().map(Finder::new);

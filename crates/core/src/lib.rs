@@ -43,6 +43,7 @@ pub mod glob;
 pub mod input;
 pub mod lines;
 pub mod output;
+pub mod prefetch;
 pub mod recognize;
 pub mod scan;
 pub mod simple;

@@ -305,8 +305,8 @@ pub struct Window<'a> {
 }
 
 /// Where a [`LineReader`]'s bytes come from. Every [`Read`] is one (bytes
-/// are read into the reader's own buffer); [`crate::ahead`] wraps one to
-/// hand over finished lines before each read.
+/// are read into the reader's own buffer); [`crate::prefetch::Prefetch`]
+/// hands over whole buffers filled on another thread instead of copying.
 pub trait LineSource {
     /// Adds bytes after `*w.end` (possibly swapping `buf` for another buffer
     /// holding the unconsumed bytes); returns `false` at end of stream.
