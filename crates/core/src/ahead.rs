@@ -30,15 +30,15 @@ use crate::prefetch::Prefetch;
 use crate::recognize::{Prefix, PrefixKind};
 use crate::scan::{Event, Record, classify_with};
 
-/// Batches in flight.
-const DEPTH: usize = 4;
+/// Batches in flight (two keep both threads busy; more only cost memory).
+const DEPTH: usize = 2;
 /// Bytes the line reader asks for at once (the read-ahead thread reads its
 /// own fixed-size buffers; this only matters for the slow path of a line
 /// longer than the read-ahead reserve).
 const CHUNK: usize = 512 << 10;
 /// A batch is handed over when it holds this many bytes of lines (or
 /// before the next read, whichever comes first).
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 128 << 10;
 /// A returned batch that grew past this (a very long line) is dropped
 /// instead of reused.
 const KEEP_CAPACITY: usize = 4 << 20;
@@ -46,11 +46,15 @@ const KEEP_CAPACITY: usize = 4 << 20;
 /// The event names a catalog knows, shareable with the splitting thread.
 pub type NameSet = Arc<FxHashSet<Box<[u8]>>>;
 
-/// A span of a line, as offsets from its start.
+/// The longest line a batch holds: offsets are 32-bit to keep entries
+/// small, so a `--max-line-len` above this acts as this.
+pub const MAX_LINE: usize = 1 << 30;
+
+/// A span of a line, as 32-bit offsets from its start.
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
@@ -61,14 +65,15 @@ impl Span {
         // Never out of bounds, even if a recogniser handed back a slice of
         // something else (an empty part then lies at the end).
         let start = offset.min(line.len());
+        let end = (start + part.len()).min(line.len());
         Span {
-            start,
-            end: (start + part.len()).min(line.len()),
+            start: start as u32,
+            end: end as u32,
         }
     }
 
     fn slice(self, line: &[u8]) -> &[u8] {
-        &line[self.start..self.end]
+        &line[self.start as usize..self.end as usize]
     }
 }
 
@@ -78,27 +83,28 @@ enum Kind {
     Other,
     Event {
         prefix: PrefixKind,
-        tid: Option<u64>,
-        time: Option<Span>,
+        has_tid: bool,
+        has_time: bool,
+        tid: u64,
+        time: Span,
         name: Span,
         message: Span,
     },
+    /// A line over the length bound, skipped; `number` is its length.
+    TooLong,
 }
 
-/// One entry of a batch.
+/// One entry of a batch: a line, whose bytes are `start..full_end` of the
+/// batch, of which `start..start + len` is the line without its terminator;
+/// or a skipped over-long line (then `start` and `len` are its length's
+/// halves).
 #[derive(Debug, Clone, Copy)]
-enum Entry {
-    /// A line: its bytes are `start..full_end` of the batch, of which
-    /// `start..start + len` is the line without its terminator.
-    Line {
-        number: u64,
-        start: usize,
-        len: usize,
-        full_end: usize,
-        kind: Kind,
-    },
-    /// A line over the length bound, skipped.
-    TooLong { number: u64, length: u64 },
+struct Entry {
+    number: u64,
+    start: u32,
+    len: u32,
+    full_end: u32,
+    kind: Kind,
 }
 
 /// Lines prepared by the splitting thread.
@@ -120,42 +126,48 @@ impl Batch {
 
     /// The records of the batch, in order.
     pub fn records(&self) -> impl Iterator<Item = Item<'_>> {
-        self.entries.iter().map(move |e| match *e {
-            Entry::TooLong { number, length } => Item::TooLong { number, length },
-            Entry::Line {
+        self.entries.iter().map(move |e| {
+            let Entry {
                 number,
                 start,
                 len,
                 full_end,
                 kind,
-            } => {
-                let full = &self.bytes[start..full_end];
-                let bytes = &full[..len];
-                let line = Line {
+            } = *e;
+            if let Kind::TooLong = kind {
+                return Item::TooLong {
                     number,
-                    bytes,
-                    full,
+                    length: u64::from(start) << 32 | u64::from(len),
                 };
-                Item::Record(match kind {
-                    Kind::Other => Record::Other(line),
-                    Kind::Event {
-                        prefix,
-                        tid,
-                        time,
-                        name,
-                        message,
-                    } => Record::Event(Event {
-                        line,
-                        prefix: Prefix {
-                            kind: prefix,
-                            tid,
-                            time: time.map(|t| t.slice(bytes)),
-                        },
-                        name: name.slice(bytes),
-                        message: message.slice(bytes),
-                    }),
-                })
             }
+            let full = &self.bytes[start as usize..full_end as usize];
+            let bytes = &full[..len as usize];
+            let line = Line {
+                number,
+                bytes,
+                full,
+            };
+            Item::Record(match kind {
+                Kind::Event {
+                    prefix,
+                    has_tid,
+                    has_time,
+                    tid,
+                    time,
+                    name,
+                    message,
+                } => Record::Event(Event {
+                    line,
+                    prefix: Prefix {
+                        kind: prefix,
+                        tid: has_tid.then_some(tid),
+                        time: has_time.then(|| time.slice(bytes)),
+                    },
+                    name: name.slice(bytes),
+                    message: message.slice(bytes),
+                }),
+                Kind::Other | Kind::TooLong => Record::Other(line),
+            })
         })
     }
 }
@@ -300,7 +312,7 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
     let finder = plan.prefilter.as_deref().map(Finder::new);
     let names = &plan.names;
     let knows = |name: &[u8]| names.contains(name);
-    let mut reader = LineReader::with_limits(source, plan.max_line, CHUNK);
+    let mut reader = LineReader::with_limits(source, plan.max_line.min(MAX_LINE), CHUNK);
     let end = loop {
         let ev = match reader.next_with(finder.as_ref()) {
             Ok(Some(ev)) => ev,
@@ -327,24 +339,37 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
                     Record::Other(_) => Kind::Other,
                     Record::Event(e) => Kind::Event {
                         prefix: e.prefix.kind,
-                        tid: e.prefix.tid,
-                        time: e.prefix.time.map(|t| Span::of(line.bytes, t)),
+                        has_tid: e.prefix.tid.is_some(),
+                        has_time: e.prefix.time.is_some(),
+                        tid: e.prefix.tid.unwrap_or(0),
+                        time: e
+                            .prefix
+                            .time
+                            .map_or_else(Span::default, |t| Span::of(line.bytes, t)),
                         name: Span::of(line.bytes, e.name),
                         message: Span::of(line.bytes, e.message),
                     },
                 };
-                let start = b.bytes.len();
+                // Lines are at most MAX_LINE long and a batch is handed over
+                // once past BATCH_BYTES, so offsets fit in 32 bits.
+                let start = b.bytes.len() as u32;
                 b.bytes.extend_from_slice(line.full);
-                b.entries.push(Entry::Line {
+                b.entries.push(Entry {
                     number: line.number,
                     start,
-                    len: line.bytes.len(),
-                    full_end: b.bytes.len(),
+                    len: line.bytes.len() as u32,
+                    full_end: b.bytes.len() as u32,
                     kind,
                 });
             }
             LineEvent::TooLong { number, length } => {
-                b.entries.push(Entry::TooLong { number, length });
+                b.entries.push(Entry {
+                    number,
+                    start: (length >> 32) as u32,
+                    len: length as u32,
+                    full_end: 0,
+                    kind: Kind::TooLong,
+                });
             }
         }
         if b.bytes.len() >= BATCH_BYTES {

@@ -61,7 +61,8 @@ pub struct InputArgs {
     #[arg(long)]
     pub no_installed_catalog: bool,
 
-    /// Longest line accepted, in bytes; longer lines are reported and skipped.
+    /// Longest line accepted, in bytes (at most 1 GiB); longer lines are
+    /// reported and skipped.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
     pub max_line_len: usize,
 }

@@ -20,11 +20,11 @@ use crate::input::Stream;
 use crate::lines::{LineSource, Window};
 
 /// Bytes read per buffer.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 256 << 10;
 /// Room before the data for the unfinished line of the previous buffer.
 const RESERVE: usize = 64 << 10;
 /// Buffers in flight.
-const DEPTH: usize = 4;
+const DEPTH: usize = 2;
 
 /// A [`LineSource`] whose bytes are read ahead by a background thread.
 #[derive(Debug)]

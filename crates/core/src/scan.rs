@@ -239,7 +239,7 @@ impl<'c> Scanner<'c> {
             names: self.names(),
         };
         let mut ahead = Ahead::spawn(opened.reader, plan);
-        let max_line = self.opts.max_line;
+        let max_line = self.opts.max_line.min(crate::ahead::MAX_LINE);
         while let Some(msg) = ahead.recv() {
             let batch = match msg {
                 Message::Batch(b) => b,
