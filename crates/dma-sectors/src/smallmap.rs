@@ -1,7 +1,7 @@
 //! A map for the few keys a trace has at once (threads, disks, DMA
 //! transfers in flight): a short vector searched linearly, which is cheaper
 //! than hashing for a handful of entries, moved into a hash map when it
-//! grows past [`SPILL`] entries (many devices, or garbage input).
+//! grows past `SPILL` entries (many devices, or garbage input).
 //!
 //! It behaves exactly as a map: nothing depends on the order of entries.
 
@@ -15,7 +15,7 @@ const SPILL: usize = 16;
 /// See the module documentation.
 #[derive(Debug, Clone)]
 pub enum SmallMap<K, V> {
-    /// Up to [`SPILL`] entries, searched linearly.
+    /// Up to `SPILL` entries, searched linearly.
     Few(Vec<(K, V)>),
     /// More.
     Many(FxHashMap<K, V>),
