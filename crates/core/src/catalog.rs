@@ -531,6 +531,40 @@ impl Catalog {
     }
 }
 
+/// Sets of a [`DecodeCache`] (a power of two), of two entries each.
+const CACHE_SETS: usize = 512;
+/// Messages longer than this are decoded but not kept in a [`DecodeCache`].
+const MAX_CACHED_MESSAGE: usize = 200;
+
+/// Fields of recently decoded messages, for [`EventSpecs::decode_cached`]:
+/// 512 sets of two entries, chosen by a hash of the message (about 300 KiB
+/// once used).
+#[derive(Debug, Default)]
+pub struct DecodeCache {
+    entries: Vec<CacheEntry>,
+    scratch: Vec<Slot>,
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    hash: u64,
+    /// The spec it was decoded with (`u32::MAX`: empty).
+    spec: u32,
+    message: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+impl Default for CacheEntry {
+    fn default() -> Self {
+        CacheEntry {
+            hash: 0,
+            spec: u32::MAX,
+            message: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+}
+
 /// The specs one event name has in a [`Catalog`] (see [`Catalog::event`]).
 #[derive(Debug, Clone, Copy)]
 pub struct EventSpecs<'c> {
@@ -562,6 +596,63 @@ impl<'c> EventSpecs<'c> {
             });
         }
         self.decode_others(preferred, message, scratch)
+    }
+
+    /// Like [`decode`](Self::decode), but remembers the fields of messages
+    /// it decoded in `cache`: trace messages repeat (one device pointer, a
+    /// few hundred key codes), and a repeated message skips the matcher. An
+    /// entry is used only while the spec it was decoded with is still the one
+    /// tried first, so the answer is always what `decode` would give. A cache
+    /// may be shared by several events of one catalog.
+    #[inline]
+    pub fn decode_cached<'a>(
+        self,
+        message: &'a [u8],
+        cache: &'a mut DecodeCache,
+    ) -> Option<Fields<'a>>
+    where
+        'c: 'a,
+    {
+        let DecodeCache { entries, scratch } = cache;
+        if message.len() > MAX_CACHED_MESSAGE {
+            return self.decode(message, scratch);
+        }
+        let hash = {
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one(message)
+        };
+        if entries.is_empty() {
+            *entries = vec![CacheEntry::default(); 2 * CACHE_SETS];
+        }
+        let set = 2 * (hash as usize & (CACHE_SETS - 1));
+        let preferred = self.entry.preferred.get();
+        let hit = (set..set + 2).find(|&i| {
+            let e = &entries[i];
+            e.spec == preferred && e.hash == hash && e.message == message
+        });
+        if let Some(i) = hit {
+            let spec = &self.catalog.specs[preferred as usize];
+            if let Ok(compiled) = spec.compiled() {
+                return Some(Fields {
+                    spec,
+                    compiled,
+                    message,
+                    slots: &entries[i].slots,
+                });
+            }
+        }
+        let fields = self.decode(message, scratch)?;
+        // The spec that matched is now the one tried first. The new entry
+        // goes first in its set; the older one of the two goes.
+        entries.swap(set, set + 1);
+        let e = &mut entries[set];
+        e.hash = hash;
+        e.spec = self.entry.preferred.get();
+        e.message.clear();
+        e.message.extend_from_slice(message);
+        e.slots.clear();
+        e.slots.extend_from_slice(fields.slots);
+        Some(fields)
     }
 
     /// The other specs, in priority order, after the preferred one failed.
@@ -867,5 +958,65 @@ mod tests {
                 .collect();
             assert!(bad.is_empty(), "formats that do not compile: {bad:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    /// Two formats that both read "12": which one wins depends on the one
+    /// that matched last, and the cache must follow it.
+    const AMBIGUOUS: &str = "\
+ps2_put_keycode(void *opaque, int keycode) \"%p keycode %d\"
+ps2_put_keycode(void *opaque, int keycode) \"%p keycode %x\"
+";
+
+    #[test]
+    fn cached_decoding_gives_what_decoding_gives() {
+        let (mut plain, mut cached) = (Catalog::new(), Catalog::new());
+        plain.add_text("t", AMBIGUOUS);
+        cached.add_text("t", AMBIGUOUS);
+        let (p, c) = (
+            plain.event(b"ps2_put_keycode").unwrap(),
+            cached.event(b"ps2_put_keycode").unwrap(),
+        );
+        let mut scratch = Vec::new();
+        let mut cache = DecodeCache::default();
+        let long = format!("0x{} keycode 12", "1".repeat(250));
+        let messages = [
+            "0x10 keycode 12",
+            "0x10 keycode 1c",
+            "0x10 keycode 12",
+            "0x10 keycode zz",
+            "0x10 keycode 12",
+            "(nil) keycode 7",
+            "0x10 keycode 12",
+            &long,
+            &long,
+        ];
+        let show = |f: Option<Fields<'_>>| {
+            f.map(|f| {
+                let values: Vec<Value<'_>> = (0..f.len()).map(|i| f.value(i)).collect();
+                format!("{}: {values:?}", f.spec().format.as_deref().unwrap_or(""))
+            })
+        };
+        let mut got = Vec::new();
+        for m in messages {
+            let want = show(p.decode(m.as_bytes(), &mut scratch));
+            let have = show(c.decode_cached(m.as_bytes(), &mut cache));
+            assert_eq!(have, want, "{m}");
+            got.push(have);
+        }
+        // The answers do change with the spec that matched last.
+        assert_eq!(
+            got[0],
+            Some(r#""%p keycode %d": [Pointer(Some(16)), Signed(12)]"#.into())
+        );
+        assert_eq!(
+            got[2],
+            Some(r#""%p keycode %x": [Pointer(Some(16)), Unsigned(18, Hex)]"#.into())
+        );
+        assert_eq!(got[3], None);
     }
 }

@@ -21,9 +21,8 @@ use std::io::Write;
 
 use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
-use qtrace_core::catalog::{Catalog, EventSpecs, Fields, Projection};
+use qtrace_core::catalog::{Catalog, DecodeCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
-use qtrace_core::format::Slot;
 use qtrace_core::scan::{Diag, Record, Scanner};
 use qtrace_core::value::{Kind as ValueKind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
@@ -305,112 +304,13 @@ struct Args3 {
     ints: [Option<i64>; 2],
 }
 
-/// Sets of a [`DecodeCache`] (a power of two), of two entries each.
-const CACHE_SETS: usize = 512;
-/// Messages longer than this are not kept in a [`DecodeCache`].
-const MAX_CACHED_MESSAGE: usize = 200;
-
-/// The arguments of messages already decoded, for one event: trace lines
-/// repeat (one pointer, a few hundred key codes), and a hit skips the format
-/// matcher. The catalog tries the spec that matched last first, so an entry
-/// gives what decoding would only while the spec it was decoded with is still
-/// that one; entries of other specs are decoded again. (Only this tool
-/// decodes these events, so the spec that matched last is known here.)
-///
-/// Two entries per set, chosen by a hash of the message; a new message
-/// replaces the older entry of its set.
-#[derive(Debug)]
-struct DecodeCache {
-    /// Empty until the first entry; set `i` is `slots[2 * i..2 * i + 2]`,
-    /// newer first.
-    slots: Vec<CacheSlot>,
-    /// Address of the spec that matched last (`usize::MAX` before the first
-    /// match; empty slots have 0).
-    preferred: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-struct CacheSlot {
-    hash: u64,
-    message: Vec<u8>,
-    /// Address of the spec it was decoded with (0: empty).
-    spec: usize,
-    args: Option<Args3>,
-}
-
-impl Default for DecodeCache {
-    fn default() -> Self {
-        DecodeCache {
-            slots: Vec::new(),
-            preferred: usize::MAX,
-        }
-    }
-}
-
-impl DecodeCache {
-    #[inline]
-    fn hash(message: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        rustc_hash::FxBuildHasher.hash_one(message)
-    }
-
-    #[inline]
-    fn set(&self, hash: u64) -> usize {
-        2 * (hash as usize & (CACHE_SETS - 1))
-    }
-
-    /// The arguments decoding `message` would give, when known.
-    #[inline]
-    fn get(&self, message: &[u8]) -> Option<Args3> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let hash = Self::hash(message);
-        let set = self.set(hash);
-        self.slots[set..set + 2]
-            .iter()
-            .find(|s| s.hash == hash && s.message == message)
-            .filter(|s| s.spec == self.preferred)
-            .and_then(|s| s.args)
-    }
-
-    /// Notes that `message` decoded to `args` with the spec at `spec`.
-    fn put(&mut self, message: &[u8], spec: usize, args: Args3) {
-        self.preferred = spec;
-        if message.len() > MAX_CACHED_MESSAGE {
-            return;
-        }
-        if self.slots.is_empty() {
-            self.slots = vec![CacheSlot::default(); 2 * CACHE_SETS];
-        }
-        let hash = Self::hash(message);
-        let set = self.set(hash);
-        let ways = &mut self.slots[set..set + 2];
-        // The same message decoded with another spec is replaced in place;
-        // otherwise the older entry goes.
-        let slot = if ways[1].hash == hash && ways[1].message == message {
-            &mut ways[1]
-        } else {
-            if !(ways[0].hash == hash && ways[0].message == message) {
-                ways.swap(0, 1);
-            }
-            &mut ways[0]
-        };
-        slot.hash = hash;
-        slot.message.clear();
-        slot.message.extend_from_slice(message);
-        slot.spec = spec;
-        slot.args = Some(args);
-    }
-}
-
 struct State<'a, W: Write> {
     args: &'a Args,
     /// The specs of each [`Kind`], looked up once.
     specs: [Option<EventSpecs<'a>>; 8],
     /// The pointer and integer fields of each [`Kind`], by position.
     projs: [Projection<3>; 8],
-    /// Decoded arguments of each [`Kind`], by message.
+    /// Fields of repeated messages of each [`Kind`].
     cache: [DecodeCache; 8],
     /// The pointer and index of the keyboard looked up last.
     last_dev: Option<(u64, usize)>,
@@ -419,7 +319,6 @@ struct State<'a, W: Write> {
     input: String,
     devs: Vec<Device>,
     by_ptr: FxHashMap<u64, usize>,
-    scratch: Vec<Slot>,
     evbuf: Vec<KeyEvent>,
     lines: Vec<String>,
     buf: String,
@@ -509,7 +408,6 @@ impl<'a, W: Write> State<'a, W> {
             input: String::new(),
             devs: Vec::new(),
             by_ptr: FxHashMap::default(),
-            scratch: Vec::new(),
             evbuf: Vec::new(),
             lines: Vec::new(),
             buf: String::new(),
@@ -598,10 +496,7 @@ impl<'a, W: Write> State<'a, W> {
             return Ok(());
         };
         let line = ev.line.number;
-        let got = match self.cache[kind as usize].get(ev.message) {
-            Some(args) => Some(args),
-            None => self.decode(kind, ev.message),
-        };
+        let got = self.decode(kind, ev.message);
         let Some(Args3 { ptr, ints }) = got else {
             let name = String::from_utf8_lossy(ev.name);
             self.bad_line(
@@ -722,25 +617,15 @@ impl<'a, W: Write> State<'a, W> {
         self.drain(d, diag)
     }
 
-    /// Decodes the arguments of an event of `kind` (not in the cache, or
-    /// decoded with another spec) and keeps them in the cache.
+    /// The arguments of an event of `kind` (`None`: no format matches).
     fn decode(&mut self, kind: Kind, message: &[u8]) -> Option<Args3> {
         let k = kind as usize;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let got = self.specs[k]
-            .and_then(|specs| specs.decode(message, &mut scratch))
-            .map(|fields| {
-                let [p, a, b] = self.projs[k].resolve(&fields);
-                let args = Args3 {
-                    ptr: pointer_at(&fields, p),
-                    ints: [int_at(&fields, a), int_at(&fields, b)],
-                };
-                (std::ptr::from_ref(fields.spec()) as usize, args)
-            });
-        self.scratch = scratch;
-        let (spec, args) = got?;
-        self.cache[k].put(message, spec, args);
-        Some(args)
+        let fields = self.specs[k]?.decode_cached(message, &mut self.cache[k])?;
+        let [p, a, b] = self.projs[k].resolve(&fields);
+        Some(Args3 {
+            ptr: pointer_at(&fields, p),
+            ints: [int_at(&fields, a), int_at(&fields, b)],
+        })
     }
 
     /// Ends partial sequences of every keyboard at the end of an input.
