@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use qtrace_core::value::Radix;
-use qtrace_core::write::{Cell, RecordFormat, RecordWriter, push_seconds};
+use qtrace_core::write::{Cell, RecordFormat, RecordWriter, decimal_digits, push_seconds};
 
 use crate::cli::{Config, Mode, OutputKind};
 use crate::decode::{Ctrl, Op};
@@ -766,33 +766,6 @@ fn spaces(buf: &mut Vec<u8>, n: usize) {
     }
 }
 
-/// The decimal digits of `v`, written at the end of `tmp` (two at a time;
-/// `tmp` has room for 20).
-#[inline]
-fn decimal(mut v: u64, tmp: &mut [u8]) -> &[u8] {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-                                2021222324252627282930313233343536373839\
-                                4041424344454647484950515253545556575859\
-                                6061626364656667686970717273747576777879\
-                                8081828384858687888990919293949596979899";
-    let mut i = tmp.len();
-    while v >= 100 {
-        let p = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
-    }
-    if v >= 10 {
-        let p = v as usize * 2;
-        i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
-    } else {
-        i -= 1;
-        tmp[i] = b'0' + v as u8;
-    }
-    &tmp[i..]
-}
-
 /// `v` (or `none`) right-aligned in `W` columns, as `{:>W}` prints it: the
 /// digits are written at the end of a field of spaces that is copied whole
 /// (one fixed-size copy) when they fit.
@@ -800,7 +773,7 @@ fn decimal(mut v: u64, tmp: &mut [u8]) -> &[u8] {
 fn num_right<const W: usize>(buf: &mut Vec<u8>, v: Option<u64>, none: u8) {
     let mut f = [b' '; 20];
     let n = match v {
-        Some(v) => decimal(v, &mut f).len(),
+        Some(v) => decimal_digits(v, &mut f).len(),
         None => {
             f[19] = none;
             1
@@ -819,9 +792,9 @@ fn num_right<const W: usize>(buf: &mut Vec<u8>, v: Option<u64>, none: u8) {
 fn num_left<const W: usize>(buf: &mut Vec<u8>, v: Option<u64>, none: u8) {
     // The digits end at 20, spaces follow.
     let mut f = [b' '; 40];
-    let digits = &mut f[..20];
+    let (digits, _) = f.split_first_chunk_mut::<20>().expect("40 >= 20");
     let n = match v {
-        Some(v) => decimal(v, digits).len(),
+        Some(v) => decimal_digits(v, digits).len(),
         None => {
             digits[19] = none;
             1
@@ -1052,7 +1025,7 @@ mod tests {
             1 << 40,
             u64::MAX,
         ] {
-            assert_eq!(decimal(v, &mut digits), v.to_string().as_bytes());
+            assert_eq!(decimal_digits(v, &mut digits), v.to_string().as_bytes());
             let t = v.to_string();
             for w in [0, 1, 6, 8, 10, 40] {
                 let mut b = Vec::new();

@@ -179,18 +179,37 @@ pub fn push_hex(buf: &mut Vec<u8>, mut v: u64, upper: bool) {
 
 /// Decimal digits of `v`, without going through `fmt`.
 #[inline]
-pub fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
+pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
     let mut tmp = [0u8; 20];
+    buf.extend_from_slice(decimal_digits(v, &mut tmp));
+}
+
+/// The decimal digits of `v`, written at the end of `tmp` (two at a time)
+/// and returned; the bytes before them are left as they were, so a caller
+/// can pre-fill `tmp` with padding.
+#[inline]
+pub fn decimal_digits(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                2021222324252627282930313233343536373839\
+                                4041424344454647484950515253545556575859\
+                                6061626364656667686970717273747576777879\
+                                8081828384858687888990919293949596979899";
     let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let p = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
     }
-    buf.extend_from_slice(&tmp[i..]);
+    if v >= 10 {
+        let p = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + v as u8;
+    }
+    &tmp[i..]
 }
 
 /// Nanoseconds as seconds with 6 decimals (microsecond precision, truncated
@@ -235,6 +254,28 @@ pub(crate) fn io_err(e: io::Error) -> crate::error::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_digits_match_to_string() {
+        for v in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            101,
+            12_345,
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut tmp = [b' '; 20];
+            assert_eq!(decimal_digits(v, &mut tmp), v.to_string().as_bytes());
+            let mut buf = b"x".to_vec();
+            push_u64(&mut buf, v);
+            assert_eq!(buf, format!("x{v}").as_bytes());
+        }
+    }
 
     #[test]
     fn cell_texts() {
