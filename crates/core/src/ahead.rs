@@ -301,7 +301,7 @@ impl LineSource for Source {
 fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>) {
     let pending = Rc::new(RefCell::new(Pending {
         batch: Batch::default(),
-        tx: tx.clone(),
+        tx,
         free,
         closed: false,
     }));
@@ -379,37 +379,14 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
     let mut p = pending.borrow_mut();
     p.flush();
     if !p.closed {
-        let _ = tx.send(end);
+        let _ = p.tx.send(end);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-
-    /// Yields its bytes a few at a time, then optionally an error.
-    struct Dribble {
-        data: Vec<u8>,
-        pos: usize,
-        fail: bool,
-    }
-
-    impl Read for Dribble {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.pos == self.data.len() {
-                if self.fail {
-                    self.fail = false;
-                    return Err(io::Error::other("boom"));
-                }
-                return Ok(0);
-            }
-            let n = buf.len().min(7919).min(self.data.len() - self.pos);
-            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-            self.pos += n;
-            Ok(n)
-        }
-    }
+    use crate::prefetch::tests::Dribble;
 
     fn plan(max_line: usize, prefilter: Option<&[u8]>) -> Plan {
         Plan {

@@ -143,15 +143,15 @@ impl Drop for Prefetch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lines::{LineEvent, LineReader};
 
     /// Yields its bytes a few at a time, then optionally an error.
-    struct Dribble {
-        data: Vec<u8>,
-        pos: usize,
-        fail: bool,
+    pub(crate) struct Dribble {
+        pub(crate) data: Vec<u8>,
+        pub(crate) pos: usize,
+        pub(crate) fail: bool,
     }
 
     impl Read for Dribble {
