@@ -235,6 +235,11 @@ impl<'a> Fields<'a> {
     pub fn kind(&self, i: usize) -> Kind {
         self.compiled.kinds[i]
     }
+    /// Where the text of field `i` lies in the message.
+    pub fn text_range(&self, i: usize) -> std::ops::Range<usize> {
+        let s = self.slots[i];
+        s.start as usize..s.end as usize
+    }
     /// The text field `i` had in the message.
     pub fn text(&self, i: usize) -> &'a [u8] {
         let s = self.slots[i];
@@ -305,7 +310,9 @@ impl<'a> Fields<'a> {
 #[derive(Debug)]
 pub struct Projection<const N: usize> {
     wanted: [&'static [&'static str]; N],
-    /// (spec address, positions), most recently used first.
+    /// (spec address, positions), in the order the specs were first seen.
+    /// Not reordered on use: events that alternate (a read, a write) would
+    /// otherwise move entries on every line.
     cache: Vec<(usize, [Option<usize>; N])>,
 }
 
@@ -323,25 +330,21 @@ impl<const N: usize> Projection<N> {
     #[inline]
     pub fn resolve(&mut self, fields: &Fields<'_>) -> [Option<usize>; N] {
         let key = std::ptr::from_ref(fields.spec) as usize;
-        if let Some(&(k, pos)) = self.cache.first()
-            && k == key
-        {
-            return pos;
+        // A trace uses one or two specs per event: a short scan.
+        for &(k, pos) in &self.cache {
+            if k == key {
+                return pos;
+            }
         }
-        self.resolve_slow(fields, key)
+        self.resolve_new(fields, key)
     }
 
     #[cold]
-    fn resolve_slow(&mut self, fields: &Fields<'_>, key: usize) -> [Option<usize>; N] {
-        if let Some(i) = self.cache.iter().position(|&(k, _)| k == key) {
-            let hit = self.cache.remove(i);
-            self.cache.insert(0, hit);
-            return hit.1;
-        }
+    fn resolve_new(&mut self, fields: &Fields<'_>, key: usize) -> [Option<usize>; N] {
         let pos = self
             .wanted
             .map(|names| names.iter().find_map(|n| fields.index(n)));
-        self.cache.insert(0, (key, pos));
+        self.cache.push((key, pos));
         pos
     }
 }
@@ -541,27 +544,101 @@ const MAX_CACHED_MESSAGE: usize = 200;
 /// once used).
 #[derive(Debug, Default)]
 pub struct DecodeCache {
-    entries: Vec<CacheEntry>,
+    entries: MessageCache<Vec<Slot>>,
     scratch: Vec<Slot>,
 }
 
+/// What a tool made of the fields of recently decoded messages, for
+/// [`EventSpecs::decode_digest`]: laid out like a [`DecodeCache`], but each
+/// entry keeps the tool's digest of the fields (say, the few numbers it
+/// reads from them) instead of the fields.
+#[derive(Debug)]
+pub struct DigestCache<T> {
+    entries: MessageCache<Option<T>>,
+    scratch: Vec<Slot>,
+}
+
+impl<T> Default for DigestCache<T> {
+    fn default() -> Self {
+        DigestCache {
+            entries: MessageCache::default(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// A set-associative map from (spec, message) to `V`, the part both caches
+/// share.
+#[derive(Debug)]
+struct MessageCache<V> {
+    entries: Vec<CacheEntry<V>>,
+}
+
+impl<V> Default for MessageCache<V> {
+    fn default() -> Self {
+        MessageCache {
+            entries: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
-struct CacheEntry {
+struct CacheEntry<V> {
     hash: u64,
     /// The spec it was decoded with (`u32::MAX`: empty).
     spec: u32,
     message: Vec<u8>,
-    slots: Vec<Slot>,
+    value: V,
 }
 
-impl Default for CacheEntry {
-    fn default() -> Self {
-        CacheEntry {
-            hash: 0,
-            spec: u32::MAX,
-            message: Vec::new(),
-            slots: Vec::new(),
+impl<V: Default> MessageCache<V> {
+    /// The hash `message` is filed under, or `None` when it is too long to
+    /// keep.
+    #[inline]
+    fn hash(message: &[u8]) -> Option<u64> {
+        use std::hash::BuildHasher;
+        (message.len() <= MAX_CACHED_MESSAGE).then(|| rustc_hash::FxBuildHasher.hash_one(message))
+    }
+
+    /// Where the value kept for `message` decoded with `spec` is.
+    #[inline]
+    fn find(&self, hash: u64, spec: u32, message: &[u8]) -> Option<usize> {
+        let set = 2 * (hash as usize & (CACHE_SETS - 1));
+        (set..set + 2).find(|&i| {
+            self.entries
+                .get(i)
+                .is_some_and(|e| e.spec == spec && e.hash == hash && e.message == message)
+        })
+    }
+
+    /// The value at a place [`find`](Self::find) gave.
+    #[inline]
+    fn value(&self, at: usize) -> &V {
+        &self.entries[at].value
+    }
+
+    /// Room for `message` decoded with `spec`, whose value the caller
+    /// fills in. The new entry goes first in its set; the older one of the
+    /// two goes.
+    fn slot(&mut self, hash: u64, spec: u32, message: &[u8]) -> &mut V {
+        if self.entries.is_empty() {
+            self.entries = (0..2 * CACHE_SETS)
+                .map(|_| CacheEntry {
+                    hash: 0,
+                    spec: u32::MAX,
+                    message: Vec::new(),
+                    value: V::default(),
+                })
+                .collect();
         }
+        let set = 2 * (hash as usize & (CACHE_SETS - 1));
+        self.entries.swap(set, set + 1);
+        let e = &mut self.entries[set];
+        e.hash = hash;
+        e.spec = spec;
+        e.message.clear();
+        e.message.extend_from_slice(message);
+        &mut e.value
     }
 }
 
@@ -614,45 +691,54 @@ impl<'c> EventSpecs<'c> {
         'c: 'a,
     {
         let DecodeCache { entries, scratch } = cache;
-        if message.len() > MAX_CACHED_MESSAGE {
+        let Some(hash) = MessageCache::<Vec<Slot>>::hash(message) else {
             return self.decode(message, scratch);
-        }
-        let hash = {
-            use std::hash::BuildHasher;
-            rustc_hash::FxBuildHasher.hash_one(message)
         };
-        if entries.is_empty() {
-            *entries = vec![CacheEntry::default(); 2 * CACHE_SETS];
-        }
-        let set = 2 * (hash as usize & (CACHE_SETS - 1));
         let preferred = self.entry.preferred.get();
-        let hit = (set..set + 2).find(|&i| {
-            let e = &entries[i];
-            e.spec == preferred && e.hash == hash && e.message == message
-        });
-        if let Some(i) = hit {
+        if let Some(at) = entries.find(hash, preferred, message) {
             let spec = &self.catalog.specs[preferred as usize];
             if let Ok(compiled) = spec.compiled() {
                 return Some(Fields {
                     spec,
                     compiled,
                     message,
-                    slots: &entries[i].slots,
+                    slots: entries.value(at),
                 });
             }
         }
         let fields = self.decode(message, scratch)?;
-        // The spec that matched is now the one tried first. The new entry
-        // goes first in its set; the older one of the two goes.
-        entries.swap(set, set + 1);
-        let e = &mut entries[set];
-        e.hash = hash;
-        e.spec = self.entry.preferred.get();
-        e.message.clear();
-        e.message.extend_from_slice(message);
-        e.slots.clear();
-        e.slots.extend_from_slice(fields.slots);
+        // The spec that matched is now the one tried first.
+        let kept = entries.slot(hash, self.entry.preferred.get(), message);
+        kept.clear();
+        kept.extend_from_slice(fields.slots);
         Some(fields)
+    }
+
+    /// Decodes `message` and returns what `digest` makes of its fields,
+    /// remembering the digest in `cache` for messages that repeat (so a
+    /// repeated message skips both the matcher and the digest). `digest`
+    /// must depend on the fields only. `None` when no format matches; a
+    /// digest is kept, like [`decode_cached`](Self::decode_cached)'s
+    /// fields, only while the spec it came from is the one tried first.
+    #[inline]
+    pub fn decode_digest<T: Clone>(
+        self,
+        message: &[u8],
+        cache: &mut DigestCache<T>,
+        digest: impl FnOnce(&Fields<'_>) -> T,
+    ) -> Option<T> {
+        let DigestCache { entries, scratch } = cache;
+        let Some(hash) = MessageCache::<Option<T>>::hash(message) else {
+            return self.decode(message, scratch).map(|f| digest(&f));
+        };
+        if let Some(at) = entries.find(hash, self.entry.preferred.get(), message)
+            && let Some(kept) = entries.value(at)
+        {
+            return Some(kept.clone());
+        }
+        let value = digest(&self.decode(message, scratch)?);
+        *entries.slot(hash, self.entry.preferred.get(), message) = Some(value.clone());
+        Some(value)
     }
 
     /// The other specs, in priority order, after the preferred one failed.
@@ -1001,13 +1087,34 @@ ps2_put_keycode(void *opaque, int keycode) \"%p keycode %x\"
                 format!("{}: {values:?}", f.spec().format.as_deref().unwrap_or(""))
             })
         };
+        let mut digested = Catalog::new();
+        digested.add_text("t", AMBIGUOUS);
+        let d = digested.event(b"ps2_put_keycode").unwrap();
+        let mut digests = DigestCache::default();
+        let digest_calls = std::cell::Cell::new(0);
         let mut got = Vec::new();
         for m in messages {
             let want = show(p.decode(m.as_bytes(), &mut scratch));
             let have = show(c.decode_cached(m.as_bytes(), &mut cache));
             assert_eq!(have, want, "{m}");
+            let digest = d.decode_digest(m.as_bytes(), &mut digests, |f| {
+                digest_calls.set(digest_calls.get() + 1);
+                show(Some(*f)).unwrap()
+            });
+            assert_eq!(digest, want, "{m}");
             got.push(have);
         }
+        // A message seen with the same spec preferred is not digested again.
+        let before = digest_calls.get();
+        for m in ["0x20 keycode 12", "0x20 keycode 12", "0x20 keycode 12"] {
+            let want = show(p.decode(m.as_bytes(), &mut scratch));
+            let digest = d.decode_digest(m.as_bytes(), &mut digests, |f| {
+                digest_calls.set(digest_calls.get() + 1);
+                show(Some(*f)).unwrap()
+            });
+            assert_eq!(digest, want, "{m}");
+        }
+        assert_eq!(digest_calls.get() - before, 1);
         // The answers do change with the spec that matched last.
         assert_eq!(
             got[0],

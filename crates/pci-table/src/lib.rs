@@ -20,7 +20,7 @@ pub mod space;
 use std::io::Write;
 
 use qtrace_core::Error;
-use qtrace_core::catalog::{Catalog, EventSpecs, Projection};
+use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{Env, Status};
 use qtrace_core::scan::{Diag, Event, Record, Scanner};
 use qtrace_core::value::{Kind, Radix};
@@ -181,29 +181,49 @@ pci_cfg_read(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint
 pci_cfg_write(const char *dev, unsigned devid, unsigned fnid, uint64_t offs, uint64_t val) "%s %02u:%u @0x%" PRIx64 " <- 0x%" PRIx64
 "#;
 
-/// Scratch space for decoding, and the fields an access is made of.
+/// What decoding an access's message gives: the fields, or why they cannot
+/// be used. Kept per message (accesses repeat: a guest probes the same
+/// registers of the same functions), so it holds no borrowed text.
+#[derive(Debug, Clone)]
+struct AccessFields {
+    /// Where the device name lies in the message (`None`: printed as NULL).
+    dev: Option<std::ops::Range<usize>>,
+    bus: Option<u8>,
+    slot: u8,
+    func: u8,
+    offset: u64,
+    value: u64,
+}
+
+/// Caches and field positions for decoding, per [`Op`] (reads and writes
+/// alternate; each keeps its own).
 #[derive(Debug)]
 struct Scratch {
-    main: Vec<qtrace_core::format::Slot>,
+    /// The catalog's formats, through a cache of decoded messages.
+    main: [DigestCache<std::result::Result<AccessFields, String>>; 2],
+    /// The 64-bit variants (rare: only for lines no real format matches).
     wide: Vec<qtrace_core::format::Slot>,
-    fields: Projection<6>,
+    fields: [Projection<6>; 2],
 }
 
 impl Default for Scratch {
     fn default() -> Self {
-        Scratch {
-            main: Vec::new(),
-            wide: Vec::new(),
-            // The old format (QEMU <= 6.2) has no bus and calls slot and
-            // function `devid` and `fnid`.
-            fields: Projection::new([
+        // The old format (QEMU <= 6.2) has no bus and calls slot and
+        // function `devid` and `fnid`.
+        let fields = || {
+            Projection::new([
                 &["dev"],
                 &["bus"],
                 &["slot", "devid"],
                 &["func", "fnid"],
                 &["offs", "offset"],
                 &["val", "value"],
-            ]),
+            ])
+        };
+        Scratch {
+            main: Default::default(),
+            wide: Vec::new(),
+            fields: [fields(), fields()],
         }
     }
 }
@@ -226,16 +246,25 @@ impl<'c> AccessSpecs<'c> {
 }
 
 fn decode<'a>(
-    specs: AccessSpecs<'a>,
+    specs: AccessSpecs<'_>,
     op: Op,
     ev: &Event<'a>,
-    scratch: &'a mut Scratch,
+    scratch: &mut Scratch,
 ) -> std::result::Result<Access<'a>, String> {
     let name = || String::from_utf8_lossy(ev.name);
+    let i = op as usize;
+    let projection = &mut scratch.fields[i];
     let found = specs
         .main
-        .and_then(|s| s.decode(ev.message, &mut scratch.main))
-        .or_else(|| specs.wide?.decode(ev.message, &mut scratch.wide));
+        .and_then(|s| {
+            s.decode_digest(ev.message, &mut scratch.main[i], |f| {
+                access_fields(f, projection, ev.name)
+            })
+        })
+        .or_else(|| {
+            let f = specs.wide?.decode(ev.message, &mut scratch.wide)?;
+            Some(access_fields(&f, projection, ev.name))
+        });
     let Some(fields) = found else {
         return Err(format!(
             "{}: '{}' matches no known format of the event (truncated line?); skipped",
@@ -243,13 +272,32 @@ fn decode<'a>(
             String::from_utf8_lossy(ev.message)
         ));
     };
+    let fields = fields?;
+    Ok(Access {
+        op,
+        dev: fields.dev.map_or(b"(null)", |r| &ev.message[r]),
+        bus: fields.bus,
+        slot: fields.slot,
+        func: fields.func,
+        offset: fields.offset,
+        value: fields.value,
+    })
+}
+
+/// The fields of an access from a decoded message of event `event`.
+fn access_fields(
+    fields: &Fields<'_>,
+    projection: &mut Projection<6>,
+    event: &[u8],
+) -> std::result::Result<AccessFields, String> {
+    let name = || String::from_utf8_lossy(event);
     let missing = |what: &str| {
         format!(
             "{}: the catalog's format has no {what} argument; skipped",
             name()
         )
     };
-    let [dev, bus, slot, func, offset, value] = scratch.fields.resolve(&fields);
+    let [dev, bus, slot, func, offset, value] = projection.resolve(fields);
     let is_int = |i: usize| !matches!(fields.kind(i), Kind::Str | Kind::Errno | Kind::Float);
     let num = |i: Option<usize>, what: &str| -> std::result::Result<u64, String> {
         match i {
@@ -257,13 +305,9 @@ fn decode<'a>(
             _ => Err(missing(what)),
         }
     };
-    let dev: &[u8] = match dev {
+    let dev = match dev {
         Some(i) if matches!(fields.kind(i), Kind::Str | Kind::Errno) => {
-            if fields.is_null(i) {
-                b"(null)"
-            } else {
-                fields.text(i)
-            }
+            (!fields.is_null(i)).then(|| fields.text_range(i))
         }
         _ => return Err(missing("dev")),
     };
@@ -285,8 +329,7 @@ fn decode<'a>(
             Ok(v as u8)
         }
     };
-    Ok(Access {
-        op,
+    Ok(AccessFields {
         dev,
         bus: bus.map(|b| range(b, 0xff, "bus number")).transpose()?,
         slot: range(slot, 0x1f, "slot number")?,

@@ -132,12 +132,19 @@ impl Space {
     }
 
     /// Makes room for bytes up to `end` (exclusive).
+    #[inline]
     pub fn ensure(&mut self, end: usize) {
         if end > self.value.len() {
-            let n = EXTENDED.max(end);
-            self.value.resize(n, 0);
-            self.meta.resize(n, 0);
+            self.grow(end);
         }
+    }
+
+    /// The rare part of [`ensure`](Self::ensure): an extended offset.
+    #[cold]
+    fn grow(&mut self, end: usize) {
+        let n = EXTENDED.max(end);
+        self.value.resize(n, 0);
+        self.meta.resize(n, 0);
     }
 
     /// How byte `off` is known.
