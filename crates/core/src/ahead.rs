@@ -115,6 +115,17 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for a usual batch's worth of lines, so that
+    /// filling it does not grow (and copy) it step by step: a batch is
+    /// handed over once past `BATCH_BYTES`, so its bytes end within one
+    /// line of that, and lines are rarely shorter than 32 bytes.
+    fn with_usual_capacity() -> Batch {
+        Batch {
+            bytes: Vec::with_capacity(2 * BATCH_BYTES),
+            entries: Vec::with_capacity(BATCH_BYTES / 32),
+        }
+    }
+
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
@@ -268,7 +279,10 @@ impl Pending {
         if self.batch.is_empty() || self.closed {
             return;
         }
-        let fresh = self.free.try_recv().unwrap_or_default();
+        let fresh = self
+            .free
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_usual_capacity());
         let full = std::mem::replace(&mut self.batch, fresh);
         if self.tx.send(Message::Batch(full)).is_err() {
             self.closed = true;
@@ -300,7 +314,7 @@ impl LineSource for Source {
 /// The splitting thread's loop.
 fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>) {
     let pending = Rc::new(RefCell::new(Pending {
-        batch: Batch::default(),
+        batch: Batch::with_usual_capacity(),
         tx,
         free,
         closed: false,

@@ -47,6 +47,7 @@ pub mod prefetch;
 pub mod recognize;
 pub mod scan;
 pub mod simple;
+mod swar;
 pub mod value;
 pub mod write;
 

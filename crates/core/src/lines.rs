@@ -16,10 +16,16 @@ use std::io::{self, Read};
 
 use memchr::memmem::Finder;
 
+use crate::swar;
+
 /// Default bound on the length of one line: 16 MiB.
 pub const DEFAULT_MAX_LINE: usize = 16 << 20;
 /// How much is read at once.
 const CHUNK: usize = 256 << 10;
+/// Stretches of skipped lines up to this long (a few lines, between two
+/// dense matches of a prefilter) have their newlines counted a word at a
+/// time; the vectorised count's set-up only pays off on longer ones.
+const SHORT_STRETCH: usize = 256;
 
 /// One line of input, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,7 +346,11 @@ impl<R: Read> LineSource for R {
 }
 
 fn count_newlines(b: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', b).count() as u64
+    if b.len() <= SHORT_STRETCH {
+        swar::count_newlines(b)
+    } else {
+        memchr::memchr_iter(b'\n', b).count() as u64
+    }
 }
 
 #[cfg(test)]
@@ -447,6 +457,35 @@ mod tests {
                         String::from_utf8_lossy(needle)
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn prefilter_counts_skipped_stretches_of_every_length() {
+        // Skipped stretches from empty to well past SHORT_STRETCH, so that
+        // both ways of counting their newlines are taken, at buffer
+        // boundaries of several sizes and with bounds below and above them.
+        let mut input = Vec::new();
+        for i in 0..90usize {
+            for j in 0..i % 7 {
+                input.extend(std::iter::repeat_n(
+                    b'a' + (j % 3) as u8,
+                    (i * 13 + j * 29) % 90,
+                ));
+                input.extend(if j % 2 == 0 { &b"\n"[..] } else { b"\r\n" });
+            }
+            input.extend(b"keep ");
+            input.extend(std::iter::repeat_n(b'k', i * 5 % 70));
+            input.push(b'\n');
+        }
+        for chunk in [7, 64, 300, 4096] {
+            for max in [40, 100, 255, 256, 257, 1000] {
+                assert_eq!(
+                    collect(&input, max, chunk, Some(b"keep")),
+                    naive(&input, max, Some(b"keep")),
+                    "chunk {chunk} max {max}"
+                );
             }
         }
     }

@@ -81,28 +81,6 @@ pub struct Shape<'a> {
     pub message: &'a [u8],
 }
 
-/// Which bytes may be part of an identifier.
-static IDENT: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'_';
-        b += 1;
-    }
-    t
-};
-
-/// The length of the identifier bytes at the start of `s`.
-#[inline]
-fn ident_len(s: &[u8]) -> usize {
-    let mut i = 0;
-    while i < s.len() && IDENT[usize::from(s[i])] {
-        i += 1;
-    }
-    i
-}
-
 /// Splits `name[ message]` where name is an identifier. The name must be
 /// followed by a space or end the line.
 #[inline]
@@ -111,7 +89,7 @@ fn split_name(s: &[u8]) -> Option<(&[u8], &[u8])> {
     if !(first.is_ascii_alphabetic() || first == b'_') {
         return None;
     }
-    let n = ident_len(s);
+    let n = crate::swar::ident_run(s);
     let name = &s[..n];
     match s.get(n) {
         None => Some((name, &s[n..])),
@@ -322,19 +300,18 @@ pub fn recognize(line: &[u8]) -> Option<Shape<'_>> {
 /// `TID@SEC.USEC:name args` or `PID@NANOS name args`.
 #[inline]
 fn tid_prefixed(line: &[u8]) -> Option<Shape<'_>> {
-    let n = digits(line);
+    let (n, tid) = tid_digits(line);
     if line.get(n) != Some(&b'@') {
         return None;
     }
-    let tid = parse_u64(&line[..n]);
     let rest = &line[n + 1..];
-    let s = digits(rest);
+    let s = crate::swar::digit_run(rest);
     if s == 0 {
         return None;
     }
     match rest.get(s) {
         Some(b'.') => {
-            let f = digits(&rest[s + 1..]);
+            let f = crate::swar::digit_run(&rest[s + 1..]);
             let end = s + 1 + f;
             if f == 0 || rest.get(end) != Some(&b':') {
                 return None;
@@ -364,6 +341,31 @@ fn tid_prefixed(line: &[u8]) -> Option<Shape<'_>> {
         }
         _ => None,
     }
+}
+
+/// The run of digits at the start of `line` and, in the same pass, its
+/// value as [`parse_u64`] gives it (`None` when empty, longer than 20
+/// digits or over `u64::MAX`).
+#[inline]
+fn tid_digits(line: &[u8]) -> (usize, Option<u64>) {
+    // Up to 19 digits cannot overflow a u64, so no check is needed per digit.
+    const SAFE_DIGITS: usize = 19;
+    let mut value: u64 = 0;
+    let mut n = 0;
+    while let Some(&b) = line.get(n) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if n == SAFE_DIGITS {
+            // Rare: finish the run and let the checked parser decide.
+            let n = n + digits(&line[n..]);
+            return (n, parse_u64(&line[..n]));
+        }
+        value = value * 10 + u64::from(digit);
+        n += 1;
+    }
+    (n, (n > 0).then_some(value))
 }
 
 /// The ftrace and syslog wrappings. The scanner tries these only for lines
@@ -595,6 +597,130 @@ mod tests {
         );
         assert_eq!(p(PrefixKind::Stap, "42"), Some(42));
         assert_eq!(p(PrefixKind::TidTime, "99999999999999999999999.1"), None);
+    }
+
+    /// The byte-at-a-time recogniser of `TID@…` prefixes that the word-wise
+    /// one replaced, kept as the oracle.
+    fn bytewise_tid_prefixed(line: &[u8]) -> Option<Shape<'_>> {
+        let digit_count = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+        let bytewise_split = |s: &[u8]| -> Option<(usize, usize)> {
+            let first = *s.first()?;
+            if !(first.is_ascii_alphabetic() || first == b'_') {
+                return None;
+            }
+            let n = s
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+            match s.get(n) {
+                None => Some((n, n)),
+                Some(b' ') => Some((n, n + 1)),
+                Some(_) => None,
+            }
+        };
+        let n = digit_count(line);
+        if line.get(n) != Some(&b'@') {
+            return None;
+        }
+        let tid = parse_u64(&line[..n]);
+        let rest = &line[n + 1..];
+        let s = digit_count(rest);
+        if s == 0 {
+            return None;
+        }
+        let (kind, time_end, name_start) = match rest.get(s) {
+            Some(b'.') => {
+                let f = digit_count(&rest[s + 1..]);
+                let end = s + 1 + f;
+                if f == 0 || rest.get(end) != Some(&b':') {
+                    return None;
+                }
+                (PrefixKind::TidTime, end, end + 1)
+            }
+            Some(b' ') => (PrefixKind::Stap, s, s + 1),
+            _ => return None,
+        };
+        let tail = &rest[name_start..];
+        let (name_len, message_start) = bytewise_split(tail)?;
+        Some(Shape {
+            prefix: Prefix {
+                kind,
+                tid,
+                time: Some(&rest[..time_end]),
+            },
+            name: &tail[..name_len],
+            message: &tail[message_start..],
+        })
+    }
+
+    #[test]
+    fn tid_prefixes_at_the_edges() {
+        for line in [
+            &b"1@2.3:a"[..],
+            b"1@2.3:a ",
+            b"1@2.3:a_b9 x",
+            b"123456789012345678@1.2:ev x",
+            b"1234567890123456789@1.2:ev x",
+            b"12345678901234567890@1.2:ev x",
+            b"18446744073709551615@1.2:ev x",
+            b"18446744073709551616@1.2:ev x",
+            b"123456789012345678901@1.2:ev x",
+            b"00000000000000000000000001@1.2:ev x",
+            b"39283@1767988001.186451:pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086",
+            b"39283@1767988001.186451:pci_cfg_read",
+            b"39283@1767988001.186451:pci-cfg_read x",
+            b"39283@1767988001.186451:9ci_cfg_read x",
+            b"39283@1767988001.:ev x",
+            b"39283@1767988001.186451ev x",
+            b"39283@17679880011234567890123 ev x",
+            b"39283@17679880011234567890123 ev",
+            b"39283@ ev",
+            b"39283",
+            b"3@",
+        ] {
+            let want = bytewise_tid_prefixed(line);
+            assert_eq!(
+                tid_prefixed(line),
+                want,
+                "{:?}",
+                line.escape_ascii().to_string()
+            );
+        }
+        assert_eq!(
+            tid_prefixed(b"18446744073709551615@1.2:ev x").and_then(|s| s.prefix.tid),
+            Some(u64::MAX)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tid_prefixes_like_the_bytewise_parser(
+            head in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'0'), proptest::strategy::Just(b'9'),
+                proptest::strategy::Just(b'5')], 0..24),
+            body in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'@'), proptest::strategy::Just(b'.'),
+                proptest::strategy::Just(b':'), proptest::strategy::Just(b' '),
+                proptest::strategy::Just(b'_'), proptest::strategy::Just(b'1'),
+                proptest::strategy::Just(b'7'), proptest::strategy::Just(b'a'),
+                proptest::strategy::Just(b'Q'), proptest::strategy::Just(b'/'),
+                proptest::num::u8::ANY], 0..60),
+            shape in 0u8..3,
+        ) {
+            // Most cases get a well-formed prefix start so that the later
+            // parts are reached; the body is arbitrary bytes.
+            let mut line = head.clone();
+            match shape {
+                0 => line.extend_from_slice(b"@1767988001.186451:"),
+                1 => line.extend_from_slice(b"@1767988001186451123 "),
+                _ => {}
+            }
+            line.extend_from_slice(&body);
+            proptest::prop_assert_eq!(tid_prefixed(&line), bytewise_tid_prefixed(&line));
+            if let Some(shape) = recognize(&line) {
+                proptest::prop_assert!(shape.name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_'));
+            }
+        }
     }
 
     #[test]
