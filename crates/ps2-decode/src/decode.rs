@@ -403,6 +403,30 @@ impl Bytes {
         Some(self.take(kind))
     }
 
+    /// When byte `b` completes a plain code, one with no `E0`/`E1` prefix
+    /// that is not a reply: a make alone (set 1 also a break, but none of
+    /// the bytes that may be replies), or `F0 xx` in sets 2 and 3. Returns
+    /// whether it is a break and what the code means (a key or no key; fake
+    /// shifts are `E0`-prefixed). The sequence itself is left to the caller.
+    #[inline]
+    fn plain_code(&self, set: u8, b: u8) -> Option<(bool, Meaning)> {
+        let (code, brk) = match (set, self.partial.raw.as_slice()) {
+            (1, []) => {
+                if matches!(b, 0xe0 | 0xe1 | 0x00 | 0xff) || set1_reply_candidate(&[b]) {
+                    return None;
+                }
+                (b & 0x7f, b & 0x80 != 0)
+            }
+            (_, []) if !matches!(b, 0xe0 | 0xe1 | 0xf0) && !is_reply_byte(b) => (b, false),
+            (2 | 3, [0xf0]) if !matches!(b, 0xe0 | 0xe1 | 0xf0) && !is_reply_byte(b) => (b, true),
+            _ => return None,
+        };
+        match keys::table(set).lookup(false, code) {
+            Meaning::FakeShift => None,
+            meaning => Some((brk, meaning)),
+        }
+    }
+
     /// Whether `b` can extend the partial sequence.
     fn continues(&self, set: u8, b: u8) -> bool {
         let p = &self.partial.raw;
@@ -654,11 +678,77 @@ impl Decoder {
             self.translator = Translator::default();
             Some(b)
         };
+        if self.pending.is_empty()
+            && self.prefix.is_empty()
+            && let Some((brk, meaning)) = self.bytes.plain_code(set, b)
+            && !matches!(meaning, Meaning::Key(keys::ALT | keys::ALT_R) if set != 3)
+        {
+            self.bytes.partial.push(b, guest, at);
+            let seq = std::mem::take(&mut self.bytes.partial);
+            self.push_plain(set, brk, meaning, seq, out);
+            return;
+        }
+        self.push_general(set, b, guest, at, out);
+    }
+
+    /// [`push_at`](Self::push_at) after the translation, through the byte
+    /// and sequence stages (every byte can take this way; plain codes take a
+    /// shorter one to the same events).
+    fn push_general(
+        &mut self,
+        set: u8,
+        b: u8,
+        guest: Option<u8>,
+        at: At<'_>,
+        out: &mut Vec<KeyEvent>,
+    ) {
         if let Some(scan) = self.bytes.broken_by(set, b) {
             self.push_scan(set, scan, out);
         }
         if let Some(scan) = self.bytes.push(set, b, guest, at) {
             self.push_scan(set, scan, out);
+        }
+    }
+
+    /// What [`push_scan`](Self::push_scan) does with a plain code (see
+    /// [`Bytes::plain_code`]) of a key other than Alt while no pattern is
+    /// under way (nothing pending, no fake shifts waiting): the held-back
+    /// release goes out, then a press goes out, a release is held back, an
+    /// unknown code goes out as an anomaly.
+    #[inline]
+    fn push_plain(
+        &mut self,
+        set: u8,
+        brk: bool,
+        meaning: Meaning,
+        seq: Seq,
+        out: &mut Vec<KeyEvent>,
+    ) {
+        self.emit_last(out);
+        match meaning {
+            Meaning::Key(key) if brk => {
+                let code = seq.raw.last().copied().unwrap_or(0);
+                let sysrq = key == keys::PRINT
+                    && ((set == 2 && code == 0x84) || (set == 1 && code & 0x7f == 0x54));
+                let ev = KeyEvent::new(seq, Some(Action::Release), Some(key), set);
+                self.last = Some((
+                    ev,
+                    Suffix::Release {
+                        sysrq,
+                        fake_make: None,
+                    },
+                ));
+            }
+            Meaning::Key(key) => {
+                let mut ev = KeyEvent::new(seq, Some(Action::Press), Some(key), set);
+                ev.tap = matches!(key, keys::LANG1 | keys::LANG2);
+                self.emit(ev, out);
+            }
+            Meaning::Unknown | Meaning::FakeShift => {
+                let action = Some(if brk { Action::Release } else { Action::Press });
+                let ev = KeyEvent::anomaly(seq, action, None, set, Anomaly::UnknownCode);
+                self.emit(ev, out);
+            }
         }
     }
 
@@ -1226,6 +1316,57 @@ mod tests {
                 assert_eq!(in_events + d.replies, pushed, "set {set} xlate {xlate}");
                 assert!(out.iter().all(|e| !e.seq.raw.is_empty()));
                 assert!(out.iter().all(|e| e.seq.guest.len() <= e.seq.raw.len()));
+            }
+        }
+    }
+
+    /// The short way for plain codes gives the same events, in the same
+    /// order, with the same state, as the byte and sequence stages.
+    #[test]
+    fn plain_codes_take_a_short_way_to_the_same_events() {
+        let mut x: u32 = 0x0bad_cafe;
+        let mut next = || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        };
+        const INTERESTING: [u8; 20] = [
+            0xe0, 0xe1, 0xf0, 0x12, 0x59, 0x11, 0x84, 0x7c, 0x14, 0x77, 0x1d, 0x45, 0x9d, 0xc5,
+            0x2a, 0xaa, 0x38, 0xb8, 0x54, 0xd4,
+        ];
+        for set in 1..=3u8 {
+            for xlate in [false, true] {
+                let (mut short, mut general) = (Decoder::new(), Decoder::new());
+                let (mut got, mut want) = (Vec::new(), Vec::new());
+                for i in 0..50_000u64 {
+                    let r = next();
+                    let b = if r < 128 {
+                        INTERESTING[usize::from(r % 20)]
+                    } else {
+                        next()
+                    };
+                    let time = i.to_string();
+                    let at = At {
+                        line: i + 1,
+                        time: Some(time.as_bytes()),
+                        tid: Some(i % 3),
+                    };
+                    short.push_at(set, xlate, b, at, &mut got);
+                    let guest = if xlate {
+                        general.translator.push(b)
+                    } else {
+                        Some(b)
+                    };
+                    general.push_general(set, b, guest, at, &mut want);
+                    if next() < 8 {
+                        short.boundary(set, &mut got);
+                        general.boundary(set, &mut want);
+                    }
+                }
+                short.boundary(set, &mut got);
+                general.boundary(set, &mut want);
+                assert_eq!(got, want, "set {set} xlate {xlate}");
+                assert_eq!(short.replies, general.replies);
+                assert_eq!(short.state, general.state);
             }
         }
     }

@@ -296,12 +296,71 @@ enum Sink<'w, W: Write> {
 }
 
 /// What [`State::record`] reads from one event's arguments.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Args3 {
     /// The device pointer (NULL is 0).
     ptr: Option<u64>,
     /// The two integer fields of [`Kind::int_fields`].
     ints: [Option<i64>; 2],
+}
+
+/// Entries of an [`ArgsMemo`] (a power of two).
+const MEMO_SLOTS: usize = 256;
+/// Longest message an [`ArgsMemo`] keeps.
+const MEMO_MAX_MESSAGE: usize = 128;
+
+/// The [`Args3`] of recently decoded messages of one [`Kind`]: messages
+/// repeat (one keyboard pointer, a few hundred key codes and key events), and
+/// a repeated one skips decoding and projecting.
+///
+/// An entry remembers the spec it was decoded with and is used only while
+/// that spec is still the one the catalog tries first for the event. That is
+/// the spec the last successful decode of the event matched, because every
+/// decode of it goes through [`State::decode`]; so a hit gives exactly what
+/// decoding would give.
+#[derive(Debug, Default)]
+struct ArgsMemo {
+    /// Direct-mapped by a hash of the message.
+    entries: Vec<MemoEntry>,
+    /// Address of the spec the last successful decode matched (0: none yet).
+    preferred: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+struct MemoEntry {
+    /// Address of the spec `args` was decoded with (0: empty).
+    spec: usize,
+    hash: u64,
+    message: Vec<u8>,
+    args: Args3,
+}
+
+impl ArgsMemo {
+    /// The remembered arguments of `message` (hashed to `hash`), if any.
+    #[inline]
+    fn get(&self, hash: u64, message: &[u8]) -> Option<Args3> {
+        let e = self.entries.get(hash as usize & (MEMO_SLOTS - 1))?;
+        (e.spec == self.preferred && e.hash == hash && e.message == message).then_some(e.args)
+    }
+
+    /// Remembers what `message` decoded to with the spec at `spec`, which is
+    /// now the one tried first.
+    #[cold]
+    fn put(&mut self, hash: u64, message: &[u8], spec: usize, args: Args3) {
+        self.preferred = spec;
+        if message.len() > MEMO_MAX_MESSAGE {
+            return;
+        }
+        if self.entries.is_empty() {
+            self.entries = vec![MemoEntry::default(); MEMO_SLOTS];
+        }
+        let e = &mut self.entries[hash as usize & (MEMO_SLOTS - 1)];
+        e.spec = spec;
+        e.hash = hash;
+        e.message.clear();
+        e.message.extend_from_slice(message);
+        e.args = args;
+    }
 }
 
 struct State<'a, W: Write> {
@@ -312,6 +371,8 @@ struct State<'a, W: Write> {
     projs: [Projection<3>; 8],
     /// Fields of repeated messages of each [`Kind`].
     cache: [DecodeCache; 8],
+    /// Arguments of repeated messages of each [`Kind`].
+    memo: [ArgsMemo; 8],
     /// The pointer and index of the keyboard looked up last.
     last_dev: Option<(u64, usize)>,
     sink: Option<Sink<'a, W>>,
@@ -324,6 +385,10 @@ struct State<'a, W: Write> {
     buf: String,
     /// Output line being built (text output).
     line: Vec<u8>,
+    /// The end of a text output line for each clean key event, by
+    /// [`tail_index`]: the action padded to 7, two spaces, the key name and
+    /// the newline.
+    tails: Vec<Box<[u8]>>,
     /// Cell texts being built (record output).
     hex: String,
     hex_guest: String,
@@ -359,21 +424,34 @@ fn pointer_at(fields: &Fields<'_>, named: Option<usize>) -> Option<u64> {
 #[inline]
 fn bytes_column(line: &mut Vec<u8>, bytes: &[u8]) -> std::ops::Range<usize> {
     let start = line.len();
-    // Up to 8 bytes fit the width: built in place in a fixed-size column.
+    // Up to 8 bytes fit the width: a blank column, then the digits in place.
     const FIT: usize = BYTES_WIDTH.div_ceil(3);
     if bytes.len() <= FIT {
-        let mut col = [b' '; BYTES_WIDTH + 2];
-        for (i, &b) in bytes.iter().enumerate() {
-            col[3 * i] = HEX_DIGITS[usize::from(b >> 4)];
-            col[3 * i + 1] = HEX_DIGITS[usize::from(b & 0xf)];
+        line.extend_from_slice(&[b' '; BYTES_WIDTH + 2]);
+        for (cell, &b) in line[start..].chunks_exact_mut(3).zip(bytes) {
+            cell[0] = HEX_DIGITS[usize::from(b >> 4)];
+            cell[1] = HEX_DIGITS[usize::from(b & 0xf)];
         }
-        line.extend_from_slice(&col);
         return start..start + (3 * bytes.len()).saturating_sub(1);
     }
     hex_bytes_into(bytes, line);
     let end = line.len();
     line.extend_from_slice(b"  ");
     start..end
+}
+
+/// Where the line end of a clean `action` of `key` is in [`State`]'s `tails`
+/// (past the end for a key outside [`keys::KEYS`]).
+#[inline]
+fn tail_index(action: Action, key: keys::Key) -> usize {
+    let key = usize::from(key);
+    if key >= keys::KEYS.len() {
+        return usize::MAX;
+    }
+    match action {
+        Action::Press => key,
+        Action::Release => keys::KEYS.len() + key,
+    }
 }
 
 impl<'a, W: Write> State<'a, W> {
@@ -402,6 +480,7 @@ impl<'a, W: Write> State<'a, W> {
                 Projection::new([PTR_NAMES, a, b])
             }),
             cache: Default::default(),
+            memo: Default::default(),
             last_dev: None,
             sink: Some(sink),
             line_buffered,
@@ -412,6 +491,16 @@ impl<'a, W: Write> State<'a, W> {
             lines: Vec::new(),
             buf: String::new(),
             line: Vec::with_capacity(128),
+            tails: [Action::Press, Action::Release]
+                .iter()
+                .flat_map(|&action| {
+                    (0..keys::KEYS.len()).map(move |key| {
+                        format!("{:<7}  {}\n", action.as_str(), keys::KEYS[key].name)
+                            .into_bytes()
+                            .into_boxed_slice()
+                    })
+                })
+                .collect(),
             hex: String::new(),
             hex_guest: String::new(),
             typed: String::new(),
@@ -620,12 +709,22 @@ impl<'a, W: Write> State<'a, W> {
     /// The arguments of an event of `kind` (`None`: no format matches).
     fn decode(&mut self, kind: Kind, message: &[u8]) -> Option<Args3> {
         let k = kind as usize;
+        let hash = {
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one(message)
+        };
+        if let Some(args) = self.memo[k].get(hash, message) {
+            return Some(args);
+        }
         let fields = self.specs[k]?.decode_cached(message, &mut self.cache[k])?;
         let [p, a, b] = self.projs[k].resolve(&fields);
-        Some(Args3 {
+        let args = Args3 {
             ptr: pointer_at(&fields, p),
             ints: [int_at(&fields, a), int_at(&fields, b)],
-        })
+        };
+        let spec = std::ptr::from_ref(fields.spec()) as usize;
+        self.memo[k].put(hash, message, spec, args);
+        Some(args)
     }
 
     /// Ends partial sequences of every keyboard at the end of an input.
@@ -756,6 +855,16 @@ impl<'a, W: Write> State<'a, W> {
                 let bytes = bytes_column(line, &ev.seq.raw);
                 if translated {
                     bytes_column(line, &ev.seq.guest);
+                }
+                if let (Some(action), Some(key), None) = (ev.action, ev.key, ev.anomaly)
+                    && let Some(tail) = self.tails.get(tail_index(action, key))
+                {
+                    line.extend_from_slice(tail);
+                    out.write_all(line)?;
+                    if self.line_buffered {
+                        out.flush()?;
+                    }
+                    return Ok(());
                 }
                 // Padded to 7, then two spaces.
                 line.extend_from_slice(match ev.action {
