@@ -386,8 +386,8 @@ struct State<'a, W: Write> {
     /// Output line being built (text output).
     line: Vec<u8>,
     /// The end of a text output line for each clean key event, by
-    /// [`tail_index`]: the action padded to 7, two spaces, the key name and
-    /// the newline.
+    /// [`tail_index`] (see [`line_tails`]; empty unless key events are
+    /// printed as text lines).
     tails: Vec<Box<[u8]>>,
     /// Cell texts being built (record output).
     hex: String,
@@ -440,6 +440,22 @@ fn bytes_column(line: &mut Vec<u8>, bytes: &[u8]) -> std::ops::Range<usize> {
     start..end
 }
 
+/// The line ends of clean key events, in [`tail_index`] order: the action
+/// padded to 7, two spaces, the key name and the newline.
+fn line_tails() -> Vec<Box<[u8]>> {
+    let mut tails = Vec::with_capacity(2 * keys::KEYS.len());
+    for padded_action in [&b"press    "[..], b"release  "] {
+        for def in &keys::KEYS {
+            let mut tail = Vec::with_capacity(padded_action.len() + def.name.len() + 1);
+            tail.extend_from_slice(padded_action);
+            tail.extend_from_slice(def.name.as_bytes());
+            tail.push(b'\n');
+            tails.push(tail.into_boxed_slice());
+        }
+    }
+    tails
+}
+
 /// Where the line end of a clean `action` of `key` is in [`State`]'s `tails`
 /// (past the end for a key outside [`keys::KEYS`]).
 #[inline]
@@ -472,6 +488,8 @@ impl<'a, W: Write> State<'a, W> {
                 Sink::Records(RecordWriter::new(format, cols, out))
             }
         };
+        // Text output of key events (not --text, not --sendkey).
+        let key_lines = matches!(sink, Sink::Lines(_)) && !args.text && !args.sendkey;
         State {
             args,
             specs: Kind::ALL.map(|k| catalog.event(k.name())),
@@ -491,16 +509,7 @@ impl<'a, W: Write> State<'a, W> {
             lines: Vec::new(),
             buf: String::new(),
             line: Vec::with_capacity(128),
-            tails: [Action::Press, Action::Release]
-                .iter()
-                .flat_map(|&action| {
-                    (0..keys::KEYS.len()).map(move |key| {
-                        format!("{:<7}  {}\n", action.as_str(), keys::KEYS[key].name)
-                            .into_bytes()
-                            .into_boxed_slice()
-                    })
-                })
-                .collect(),
+            tails: if key_lines { line_tails() } else { Vec::new() },
             hex: String::new(),
             hex_guest: String::new(),
             typed: String::new(),
