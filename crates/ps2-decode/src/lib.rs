@@ -21,7 +21,7 @@ use std::io::Write;
 
 use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
-use qtrace_core::catalog::{Catalog, DecodeCache, EventSpecs, Fields, Projection};
+use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
 use qtrace_core::scan::{Diag, Record, Scanner};
 use qtrace_core::value::{Kind as ValueKind, Radix};
@@ -304,75 +304,16 @@ struct Args3 {
     ints: [Option<i64>; 2],
 }
 
-/// Entries of an [`ArgsMemo`] (a power of two).
-const MEMO_SLOTS: usize = 256;
-/// Longest message an [`ArgsMemo`] keeps.
-const MEMO_MAX_MESSAGE: usize = 128;
-
-/// The [`Args3`] of recently decoded messages of one [`Kind`]: messages
-/// repeat (one keyboard pointer, a few hundred key codes and key events), and
-/// a repeated one skips decoding and projecting.
-///
-/// An entry remembers the spec it was decoded with and is used only while
-/// that spec is still the one the catalog tries first for the event. That is
-/// the spec the last successful decode of the event matched, because every
-/// decode of it goes through [`State::decode`]; so a hit gives exactly what
-/// decoding would give.
-#[derive(Debug, Default)]
-struct ArgsMemo {
-    /// Direct-mapped by a hash of the message.
-    entries: Vec<MemoEntry>,
-    /// Address of the spec the last successful decode matched (0: none yet).
-    preferred: usize,
-}
-
-#[derive(Debug, Default, Clone)]
-struct MemoEntry {
-    /// Address of the spec `args` was decoded with (0: empty).
-    spec: usize,
-    hash: u64,
-    message: Vec<u8>,
-    args: Args3,
-}
-
-impl ArgsMemo {
-    /// The remembered arguments of `message` (hashed to `hash`), if any.
-    #[inline]
-    fn get(&self, hash: u64, message: &[u8]) -> Option<Args3> {
-        let e = self.entries.get(hash as usize & (MEMO_SLOTS - 1))?;
-        (e.spec == self.preferred && e.hash == hash && e.message == message).then_some(e.args)
-    }
-
-    /// Remembers what `message` decoded to with the spec at `spec`, which is
-    /// now the one tried first.
-    #[cold]
-    fn put(&mut self, hash: u64, message: &[u8], spec: usize, args: Args3) {
-        self.preferred = spec;
-        if message.len() > MEMO_MAX_MESSAGE {
-            return;
-        }
-        if self.entries.is_empty() {
-            self.entries = vec![MemoEntry::default(); MEMO_SLOTS];
-        }
-        let e = &mut self.entries[hash as usize & (MEMO_SLOTS - 1)];
-        e.spec = spec;
-        e.hash = hash;
-        e.message.clear();
-        e.message.extend_from_slice(message);
-        e.args = args;
-    }
-}
-
 struct State<'a, W: Write> {
     args: &'a Args,
     /// The specs of each [`Kind`], looked up once.
     specs: [Option<EventSpecs<'a>>; 8],
     /// The pointer and integer fields of each [`Kind`], by position.
     projs: [Projection<3>; 8],
-    /// Fields of repeated messages of each [`Kind`].
-    cache: [DecodeCache; 8],
-    /// Arguments of repeated messages of each [`Kind`].
-    memo: [ArgsMemo; 8],
+    /// The arguments of repeated messages of each [`Kind`] (messages repeat:
+    /// one keyboard pointer, a few hundred key codes and key events), so a
+    /// repeated one skips decoding and projecting.
+    args_cache: [DigestCache<Args3>; 8],
     /// The pointer and index of the keyboard looked up last.
     last_dev: Option<(u64, usize)>,
     sink: Option<Sink<'a, W>>,
@@ -497,8 +438,7 @@ impl<'a, W: Write> State<'a, W> {
                 let [a, b] = k.int_fields();
                 Projection::new([PTR_NAMES, a, b])
             }),
-            cache: Default::default(),
-            memo: Default::default(),
+            args_cache: Default::default(),
             last_dev: None,
             sink: Some(sink),
             line_buffered,
@@ -718,22 +658,14 @@ impl<'a, W: Write> State<'a, W> {
     /// The arguments of an event of `kind` (`None`: no format matches).
     fn decode(&mut self, kind: Kind, message: &[u8]) -> Option<Args3> {
         let k = kind as usize;
-        let hash = {
-            use std::hash::BuildHasher;
-            rustc_hash::FxBuildHasher.hash_one(message)
-        };
-        if let Some(args) = self.memo[k].get(hash, message) {
-            return Some(args);
-        }
-        let fields = self.specs[k]?.decode_cached(message, &mut self.cache[k])?;
-        let [p, a, b] = self.projs[k].resolve(&fields);
-        let args = Args3 {
-            ptr: pointer_at(&fields, p),
-            ints: [int_at(&fields, a), int_at(&fields, b)],
-        };
-        let spec = std::ptr::from_ref(fields.spec()) as usize;
-        self.memo[k].put(hash, message, spec, args);
-        Some(args)
+        let projection = &mut self.projs[k];
+        self.specs[k]?.decode_digest(message, &mut self.args_cache[k], |fields| {
+            let [p, a, b] = projection.resolve(fields);
+            Args3 {
+                ptr: pointer_at(fields, p),
+                ints: [int_at(fields, a), int_at(fields, b)],
+            }
+        })
     }
 
     /// Ends partial sequences of every keyboard at the end of an input.
