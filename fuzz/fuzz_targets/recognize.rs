@@ -3,7 +3,8 @@
 //!
 //! The input is split at `\n` (the way `LineReader` would hand it out) and
 //! every line goes through `recognize`, `recognize_wrapped`,
-//! `Scanner::classify` with the built-in catalog, `Catalog::decode`, and
+//! `Scanner::classify` with the built-in catalog, `Catalog::decode`,
+//! `EventSpecs::decode_digest` (which must give what decoding gives), and
 //! `Prefix::time_nanos`. Besides "never panics", it checks invariants that the
 //! tools rely on: names are identifiers borrowed from the line, the message is
 //! the tail of the line, and a timestamp converts to nanoseconds only when it is
@@ -12,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qtrace_core::catalog::Catalog;
+use qtrace_core::catalog::{Catalog, DigestCache, Fields};
 use qtrace_core::lines::Line;
 use qtrace_core::recognize::{Prefix, PrefixKind, Shape, recognize, recognize_wrapped};
 use qtrace_core::scan::{Record, ScanOptions, Scanner};
@@ -22,10 +23,22 @@ thread_local! {
     // catalog is not `Sync` (it remembers the last winning spec), hence a
     // thread-local leaked once.
     static CATALOG: &'static Catalog = Box::leak(Box::new(Catalog::builtin()));
+    // A second one for the cached decoding: it sees the same decodes in the
+    // same order, so it prefers the same specs.
+    static CACHED: &'static Catalog = Box::leak(Box::new(Catalog::builtin()));
+}
+
+/// What the cached decoding keeps per message: every field's value, shown.
+fn digest(fields: &Fields<'_>) -> Vec<String> {
+    (0..fields.len())
+        .map(|i| format!("{:?}", fields.value(i)))
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
     let catalog = CATALOG.with(|c| *c);
+    let cached = CACHED.with(|c| *c);
+    let mut digests = DigestCache::default();
     let scanner = Scanner::new(catalog, ScanOptions::default());
     let mut scratch = Vec::new();
     for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
@@ -52,7 +65,8 @@ fuzz_target!(|data: &[u8]| {
                         message: ev.message,
                     },
                 );
-                if let Some(fields) = catalog.decode(ev.name, ev.message, &mut scratch) {
+                let decoded = catalog.decode(ev.name, ev.message, &mut scratch);
+                if let Some(fields) = &decoded {
                     assert_eq!(fields.names().len(), fields.len());
                     for f in 0..fields.len() {
                         let text = fields.text(f);
@@ -60,6 +74,11 @@ fuzz_target!(|data: &[u8]| {
                         let _ = fields.value(f);
                         let _ = fields.name(f);
                     }
+                }
+                if let Some(specs) = cached.event(ev.name) {
+                    let want = decoded.map(|f| digest(&f));
+                    let have = specs.decode_digest(ev.message, &mut digests, digest);
+                    assert_eq!(have, want, "{:?}", String::from_utf8_lossy(bytes));
                 }
             }
             Record::Other(l) => assert_eq!(l, line),
