@@ -296,7 +296,7 @@ enum Sink<'w, W: Write> {
 }
 
 /// What [`State::record`] reads from one event's arguments.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Args3 {
     /// The device pointer (NULL is 0).
     ptr: Option<u64>,
@@ -326,10 +326,6 @@ struct State<'a, W: Write> {
     buf: String,
     /// Output line being built (text output).
     line: Vec<u8>,
-    /// The end of a text output line for each clean key event, by
-    /// [`tail_index`] (see [`line_tails`]; empty unless key events are
-    /// printed as text lines).
-    tails: Vec<Box<[u8]>>,
     /// Cell texts being built (record output).
     hex: String,
     hex_guest: String,
@@ -381,36 +377,6 @@ fn bytes_column(line: &mut Vec<u8>, bytes: &[u8]) -> std::ops::Range<usize> {
     start..end
 }
 
-/// The line ends of clean key events, in [`tail_index`] order: the action
-/// padded to 7, two spaces, the key name and the newline.
-fn line_tails() -> Vec<Box<[u8]>> {
-    let mut tails = Vec::with_capacity(2 * keys::KEYS.len());
-    for padded_action in [&b"press    "[..], b"release  "] {
-        for def in &keys::KEYS {
-            let mut tail = Vec::with_capacity(padded_action.len() + def.name.len() + 1);
-            tail.extend_from_slice(padded_action);
-            tail.extend_from_slice(def.name.as_bytes());
-            tail.push(b'\n');
-            tails.push(tail.into_boxed_slice());
-        }
-    }
-    tails
-}
-
-/// Where the line end of a clean `action` of `key` is in [`State`]'s `tails`
-/// (past the end for a key outside [`keys::KEYS`]).
-#[inline]
-fn tail_index(action: Action, key: keys::Key) -> usize {
-    let key = usize::from(key);
-    if key >= keys::KEYS.len() {
-        return usize::MAX;
-    }
-    match action {
-        Action::Press => key,
-        Action::Release => keys::KEYS.len() + key,
-    }
-}
-
 impl<'a, W: Write> State<'a, W> {
     fn new(args: &'a Args, catalog: &'a Catalog, out: &'a mut W, line_buffered: bool) -> Self {
         let sink = match args.output {
@@ -429,8 +395,6 @@ impl<'a, W: Write> State<'a, W> {
                 Sink::Records(RecordWriter::new(format, cols, out))
             }
         };
-        // Text output of key events (not --text, not --sendkey).
-        let key_lines = matches!(sink, Sink::Lines(_)) && !args.text && !args.sendkey;
         State {
             args,
             specs: Kind::ALL.map(|k| catalog.event(k.name())),
@@ -449,7 +413,6 @@ impl<'a, W: Write> State<'a, W> {
             lines: Vec::new(),
             buf: String::new(),
             line: Vec::with_capacity(128),
-            tails: if key_lines { line_tails() } else { Vec::new() },
             hex: String::new(),
             hex_guest: String::new(),
             typed: String::new(),
@@ -796,16 +759,6 @@ impl<'a, W: Write> State<'a, W> {
                 let bytes = bytes_column(line, &ev.seq.raw);
                 if translated {
                     bytes_column(line, &ev.seq.guest);
-                }
-                if let (Some(action), Some(key), None) = (ev.action, ev.key, ev.anomaly)
-                    && let Some(tail) = self.tails.get(tail_index(action, key))
-                {
-                    line.extend_from_slice(tail);
-                    out.write_all(line)?;
-                    if self.line_buffered {
-                        out.flush()?;
-                    }
-                    return Ok(());
                 }
                 // Padded to 7, then two spaces.
                 line.extend_from_slice(match ev.action {
