@@ -400,7 +400,7 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prefetch::tests::Dribble;
+    use crate::prefetch::tests::lines_then_error;
 
     fn plan(max_line: usize, prefilter: Option<&[u8]>) -> Plan {
         Plan {
@@ -479,25 +479,13 @@ mod tests {
     fn lines_come_through_in_order_and_then_the_error() {
         // Lines of every length up to well past a batch, read a few bytes
         // at a time, so batches are handed over at every read.
-        let mut data = Vec::new();
-        let mut want = Vec::new();
-        for i in 0..300usize {
-            let len = (i * 977) % (3 * BATCH_BYTES);
-            let mut line = vec![b'a' + (i % 26) as u8; len];
-            line.push(b'\n');
-            want.push(format!(
-                "{}: other {:?}",
-                i + 1,
-                line.escape_ascii().to_string()
-            ));
-            data.extend(line);
-        }
-        let src = Box::new(Dribble {
-            data,
-            pos: 0,
-            fail: true,
-        });
-        let (got, end) = run(src, plan(usize::MAX, None));
+        let (dribble, lines) = lines_then_error(BATCH_BYTES);
+        let want: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| format!("{}: other {:?}", i + 1, line.escape_ascii().to_string()))
+            .collect();
+        let (got, end) = run(Box::new(dribble), plan(usize::MAX, None));
         assert_eq!(got.len(), want.len());
         assert!(got == want, "lines differ");
         assert_eq!(end, "error at 301: boom");

@@ -52,3 +52,22 @@ pub mod value;
 pub mod write;
 
 pub use error::{Error, Result};
+
+/// Helpers shared by the unit tests of several modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use proptest::prelude::*;
+
+    /// Byte strings of a length in `len` whose bytes are each one of
+    /// `picks` or any byte, all `picks.len() + 1` choices equally likely.
+    pub(crate) fn bytes_among(
+        picks: &'static [u8],
+        len: std::ops::Range<usize>,
+    ) -> impl Strategy<Value = Vec<u8>> {
+        let weight = u32::try_from(picks.len()).unwrap_or(u32::MAX);
+        proptest::collection::vec(
+            prop_oneof![weight => proptest::sample::select(picks), 1 => any::<u8>()],
+            len,
+        )
+    }
+}

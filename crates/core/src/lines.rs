@@ -512,10 +512,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn random_inputs_split_like_naive(
-            input in proptest::collection::vec(proptest::prop_oneof![
-                proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'\r'),
-                proptest::strategy::Just(b'a'), proptest::strategy::Just(b'b'),
-                proptest::num::u8::ANY], 0..200),
+            input in crate::test_support::bytes_among(b"\n\rab", 0..200),
             chunk in 1usize..40,
             max in 1usize..60,
         ) {

@@ -170,6 +170,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// 300 lines of every length up to `3 * longest` bytes and more (each
+    /// with its newline), and a reader that dribbles them out and then
+    /// fails with "boom".
+    pub(crate) fn lines_then_error(longest: usize) -> (Dribble, Vec<Vec<u8>>) {
+        let mut data = Vec::new();
+        let mut lines = Vec::new();
+        for i in 0..300usize {
+            let len = (i * 977) % (3 * longest);
+            let mut line = vec![b'a' + (i % 26) as u8; len];
+            line.push(b'\n');
+            data.extend_from_slice(&line);
+            lines.push(line);
+        }
+        let src = Dribble {
+            data,
+            pos: 0,
+            fail: true,
+        };
+        (src, lines)
+    }
+
     /// Lines (with terminators) and the error that ended them, if any.
     fn lines_of(src: Prefetch, max: usize) -> (Vec<Vec<u8>>, Option<String>) {
         let mut r = LineReader::with_limits(src, max, 4096);
@@ -190,20 +211,8 @@ pub(crate) mod tests {
     fn lines_come_through_in_order_and_then_the_error() {
         // Lines of every length up to well past the reserve, so both the
         // fast and the slow path are taken.
-        let mut data = Vec::new();
-        let mut want = Vec::new();
-        for i in 0..300usize {
-            let len = (i * 977) % (3 * RESERVE);
-            let mut line = vec![b'a' + (i % 26) as u8; len];
-            line.push(b'\n');
-            want.push(line.clone());
-            data.extend(line);
-        }
-        let src = Prefetch::new(Box::new(Dribble {
-            data,
-            pos: 0,
-            fail: true,
-        }));
+        let (dribble, want) = lines_then_error(RESERVE);
+        let src = Prefetch::new(Box::new(dribble));
         let (got, err) = lines_of(src, usize::MAX);
         assert_eq!(got.len(), want.len(), "error: {err:?}");
         assert!(got == want, "lines differ");

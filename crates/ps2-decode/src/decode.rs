@@ -1286,39 +1286,62 @@ mod tests {
         );
     }
 
+    /// Prefixes, real codes, Alt and SysRq codes: the bytes the random
+    /// streams favour so that sequences get exercised.
+    const INTERESTING: [u8; 20] = [
+        0xe0, 0xe1, 0xf0, 0x12, 0x59, 0x11, 0x84, 0x7c, 0x14, 0x77, 0x1d, 0x45, 0x9d, 0xc5, 0x2a,
+        0xaa, 0x38, 0xb8, 0x54, 0xd4,
+    ];
+
+    /// A fixed pseudo-random byte stream (a linear congruential generator)
+    /// that draws one of `interesting` in `share` of 256 cases.
+    struct ByteStream {
+        x: u32,
+        interesting: &'static [u8],
+        share: u8,
+    }
+
+    impl ByteStream {
+        /// The next raw draw.
+        fn raw(&mut self) -> u8 {
+            self.x = self.x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (self.x >> 24) as u8
+        }
+
+        /// The next byte, biased towards the interesting ones.
+        fn byte(&mut self) -> u8 {
+            let r = self.raw();
+            if r < self.share {
+                self.interesting[usize::from(r) % self.interesting.len()]
+            } else {
+                self.raw()
+            }
+        }
+    }
+
     /// Any byte stream, in any set, with hints cutting it anywhere: no
     /// panic, and every byte ends up in an event or counted as a reply.
     #[test]
     fn every_byte_is_accounted_for() {
-        let mut x: u32 = 0x1234_5678;
-        let mut next = || {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (x >> 24) as u8
+        let mut stream = ByteStream {
+            x: 0x1234_5678,
+            interesting: &INTERESTING[..16],
+            share: 160,
         };
-        // Bias towards prefixes and real codes so sequences get exercised.
-        const INTERESTING: [u8; 16] = [
-            0xe0, 0xe1, 0xf0, 0x12, 0x59, 0x11, 0x84, 0x7c, 0x14, 0x77, 0x1d, 0x45, 0x9d, 0xc5,
-            0x2a, 0xaa,
-        ];
         for set in 1..=3u8 {
             for xlate in [false, true] {
                 let mut d = Decoder::new();
                 let mut out = Vec::new();
                 let mut pushed = 0u64;
                 for i in 0..20_000u64 {
-                    let r = next();
-                    let b = if r < 160 {
-                        INTERESTING[usize::from(r % 16)]
-                    } else {
-                        next()
-                    };
+                    let b = stream.byte();
                     let origin = Origin {
                         line: i + 1,
                         ..Origin::default()
                     };
                     d.push(set, xlate, b, &origin, &mut out);
                     pushed += 1;
-                    if next() < 8 {
+                    if stream.raw() < 8 {
                         d.boundary(set, &mut out);
                     }
                 }
@@ -1336,26 +1359,17 @@ mod tests {
     /// sequence stages.
     #[test]
     fn plain_codes_take_a_short_way_to_the_same_events() {
-        let mut x: u32 = 0x0bad_cafe;
-        let mut next = || {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (x >> 24) as u8
+        let mut stream = ByteStream {
+            x: 0x0bad_cafe,
+            interesting: &INTERESTING,
+            share: 128,
         };
-        const INTERESTING: [u8; 20] = [
-            0xe0, 0xe1, 0xf0, 0x12, 0x59, 0x11, 0x84, 0x7c, 0x14, 0x77, 0x1d, 0x45, 0x9d, 0xc5,
-            0x2a, 0xaa, 0x38, 0xb8, 0x54, 0xd4,
-        ];
         for set in 1..=3u8 {
             for xlate in [false, true] {
                 let (mut short, mut general) = (Decoder::new(), Decoder::new());
                 let (mut got, mut want) = (Vec::new(), Vec::new());
                 for i in 0..50_000u64 {
-                    let r = next();
-                    let b = if r < 128 {
-                        INTERESTING[usize::from(r % 20)]
-                    } else {
-                        next()
-                    };
+                    let b = stream.byte();
                     let time = i.to_string();
                     let at = At {
                         line: i + 1,
@@ -1369,7 +1383,7 @@ mod tests {
                         Some(b)
                     };
                     general.push_general(set, b, guest, at, &mut want);
-                    if next() < 8 {
+                    if stream.raw() < 8 {
                         short.boundary(set, &mut got);
                         general.boundary_general(set, &mut want);
                     }
