@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     let mut cat = Catalog::new();
     cat.add_text("fuzz", &text);
     let lines = text.lines().count() as u64;
-    for w in cat.warnings() {
+    // Parse every declaration now (loading only reads the names).
+    cat.check_all();
+    for w in &cat.take_warnings() {
         let _ = w.to_string();
         if let qtrace_core::Error::Catalog { line, .. } = w {
             assert!(
@@ -46,11 +48,9 @@ fuzz_target!(|data: &[u8]| {
         let decl = spec.declaration();
         let mut again = Catalog::new();
         again.add_text("again", &decl);
-        assert!(
-            again.warnings().is_empty(),
-            "{decl:?}: {:?}",
-            again.warnings()
-        );
+        again.check_all();
+        let warnings = again.take_warnings();
+        assert!(warnings.is_empty(), "{decl:?}: {warnings:?}");
         let back = again
             .specs_for(spec.name.as_bytes())
             .next()

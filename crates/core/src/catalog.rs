@@ -11,9 +11,16 @@
 //! Several specs may exist for one name (the same event in different QEMU
 //! versions, or in several catalogs): they are tried in priority order and the
 //! first whose format matches the line wins; the winner is tried first next
-//! time. Formats are compiled lazily, on the first line of that event.
+//! time.
+//!
+//! Loading is lazy: a catalog keeps the text of its sources and, at load,
+//! only finds each declaration's event name (QEMU's catalog declares ~5,000
+//! events; a tool reads a handful). A declaration's arguments and format are
+//! parsed when its event is first looked up, and its format compiled on the
+//! first line of that event. Problems found that late are kept for
+//! [`Catalog::take_warnings`].
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -162,18 +169,52 @@ impl EventSpec {
     }
 }
 
+/// The specs one name has, in priority order.
 #[derive(Debug)]
 struct NameEntry {
-    specs: Vec<u32>,
+    /// The first spec declared under the name.
+    first: u32,
+    /// The others, in priority order (usually none: no allocation).
+    more: Vec<u32>,
+    /// Those that parse, without repeats (resolved on first use).
+    specs: OnceCell<Vec<u32>>,
+    /// The spec tried first.
     preferred: Cell<u32>,
+}
+
+/// A declaration line of a source, parsed when one of its events is first
+/// looked up.
+#[derive(Debug)]
+struct Decl {
+    source: u32,
+    /// 1-based line number.
+    line: u32,
+    /// The line (trimmed) within its source's text.
+    start: usize,
+    end: usize,
+    /// Its parse error was reported.
+    warned: Cell<bool>,
+}
+
+/// One spec of a declaration (a `tcg` line declares two), parsed on demand.
+#[derive(Debug)]
+struct LazySpec {
+    decl: u32,
+    /// Which of the declaration's specs.
+    sub: u8,
+    spec: OnceCell<Option<EventSpec>>,
 }
 
 /// A set of event specs from one or more catalogs, in priority order.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    specs: Vec<EventSpec>,
+    /// Each source: its name (for origins and messages) and its text.
+    texts: Vec<(Arc<str>, String)>,
+    decls: Vec<Decl>,
+    /// Every declared spec, in load order; a spec's index is its place here.
+    specs: Vec<LazySpec>,
     by_name: FxHashMap<Box<[u8]>, NameEntry>,
-    warnings: Vec<Error>,
+    warnings: RefCell<Vec<Error>>,
     sources: Vec<String>,
 }
 
@@ -399,67 +440,174 @@ impl Catalog {
             input: path.display().to_string(),
             source,
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        self.add_text(&path.display().to_string(), &text);
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        self.add_owned(&path.display().to_string(), text);
         Ok(())
     }
 
     /// Adds every event of trace-events text; `origin` names it in messages.
     pub fn add_text(&mut self, origin: &str, text: &str) {
-        let path: Arc<str> = Arc::from(origin);
+        self.add_owned(origin, text.to_string());
+    }
+
+    /// Keeps `text` and registers the name of each of its declarations
+    /// (the rest of a line is parsed when its event is looked up).
+    fn add_owned(&mut self, origin: &str, text: String) {
+        let source = self.texts.len() as u32;
         self.sources.push(origin.to_string());
-        for (i, raw) in text.lines().enumerate() {
-            let line_no = (i + 1) as u32;
+        let newlines = memchr::memchr_iter(b'\n', text.as_bytes());
+        // About one declaration per line.
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        self.decls.reserve(lines);
+        self.specs.reserve(lines);
+        self.by_name.reserve(lines);
+        let ends = newlines.chain(std::iter::once(text.len()));
+        let mut raw_start = 0;
+        for (i, raw_end) in ends.enumerate() {
+            let raw = &text[raw_start..raw_end];
+            let line_start = raw_start;
+            raw_start = raw_end + 1;
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            match parse_event_line(line) {
-                Ok(parsed) => {
-                    for spec in parsed {
-                        self.push(EventSpec {
-                            origin: Origin {
-                                path: path.clone(),
-                                line: line_no,
-                            },
-                            compiled: OnceCell::new(),
-                            string_args: OnceCell::new(),
-                            ..spec
-                        });
-                    }
+            let line_no = (i + 1) as u32;
+            let head = match parse_head(line) {
+                Ok(h) => h,
+                Err(what) => {
+                    self.warnings.get_mut().push(Error::Catalog {
+                        path: origin.to_string(),
+                        line: u64::from(line_no),
+                        what,
+                    });
+                    continue;
                 }
-                Err(what) => self.warnings.push(Error::Catalog {
-                    path: origin.to_string(),
-                    line: u64::from(line_no),
-                    what,
-                }),
+            };
+            let start = line_start + (line.as_ptr() as usize - raw.as_ptr() as usize);
+            let decl = self.decls.len() as u32;
+            self.decls.push(Decl {
+                source,
+                line: line_no,
+                start,
+                end: start + line.len(),
+                warned: Cell::new(false),
+            });
+            if head.tcg {
+                self.declare(decl, 0, format!("{}_trans", head.name).as_bytes());
+                self.declare(decl, 1, format!("{}_exec", head.name).as_bytes());
+            } else {
+                self.declare(decl, 0, head.name.as_bytes());
+            }
+        }
+        self.texts.push((Arc::from(origin), text));
+    }
+
+    fn declare(&mut self, decl: u32, sub: u8, name: &[u8]) {
+        let idx = self.specs.len() as u32;
+        self.specs.push(LazySpec {
+            decl,
+            sub,
+            spec: OnceCell::new(),
+        });
+        match self.by_name.get_mut(name) {
+            Some(entry) => entry.more.push(idx),
+            None => {
+                self.by_name.insert(
+                    name.into(),
+                    NameEntry {
+                        first: idx,
+                        more: Vec::new(),
+                        specs: OnceCell::new(),
+                        preferred: Cell::new(idx),
+                    },
+                );
             }
         }
     }
 
-    fn push(&mut self, spec: EventSpec) {
-        let idx = self.specs.len() as u32;
-        let entry = self
-            .by_name
-            .entry(spec.name.as_bytes().into())
-            .or_insert_with(|| NameEntry {
-                specs: Vec::new(),
-                preferred: Cell::new(idx),
-            });
-        // The same declaration from a lower-priority source adds nothing.
-        let dup = entry.specs.iter().any(|&j| {
-            let o = &self.specs[j as usize];
-            o.format == spec.format && o.args == spec.args
-        });
-        if !dup {
-            entry.specs.push(idx);
-            self.specs.push(spec);
+    /// The spec with index `idx` (see [`spec_indices`](Self::spec_indices)),
+    /// parsed on first use; `None` when its declaration does not parse.
+    pub fn spec(&self, idx: u32) -> Option<&EventSpec> {
+        let lazy = self.specs.get(idx as usize)?;
+        lazy.spec
+            .get_or_init(|| self.parse_spec(lazy.decl, lazy.sub))
+            .as_ref()
+    }
+
+    #[cold]
+    fn parse_spec(&self, decl: u32, sub: u8) -> Option<EventSpec> {
+        let d = &self.decls[decl as usize];
+        let (path, text) = &self.texts[d.source as usize];
+        match parse_event_line(&text[d.start..d.end]) {
+            Ok(specs) => specs
+                .into_iter()
+                .nth(usize::from(sub))
+                .map(|spec| EventSpec {
+                    origin: Origin {
+                        path: path.clone(),
+                        line: d.line,
+                    },
+                    ..spec
+                }),
+            Err(what) => {
+                if !d.warned.replace(true) {
+                    self.warnings.borrow_mut().push(Error::Catalog {
+                        path: path.to_string(),
+                        line: u64::from(d.line),
+                        what,
+                    });
+                }
+                None
+            }
         }
     }
 
-    /// Problems found in catalog files (malformed lines), to report once.
-    pub fn warnings(&self) -> &[Error] {
-        &self.warnings
+    /// The specs of an entry that parse, without repeats: the same
+    /// declaration from a lower-priority source adds nothing.
+    fn resolve<'c>(&'c self, entry: &'c NameEntry) -> &'c [u32] {
+        entry.specs.get_or_init(|| {
+            let mut kept: Vec<u32> = Vec::with_capacity(1 + entry.more.len());
+            for idx in std::iter::once(entry.first).chain(entry.more.iter().copied()) {
+                let Some(spec) = self.spec(idx) else {
+                    continue;
+                };
+                let dup = kept.iter().any(|&j| {
+                    self.spec(j)
+                        .is_some_and(|o| o.format == spec.format && o.args == spec.args)
+                });
+                if !dup {
+                    kept.push(idx);
+                }
+            }
+            if let Some(&first) = kept.first() {
+                entry.preferred.set(first);
+            }
+            kept
+        })
+    }
+
+    /// Problems found in catalog files (malformed lines) since the last
+    /// call, to report once. Lines are checked as far as their event name
+    /// at load, and wholly when their event is first looked up.
+    pub fn take_warnings(&self) -> Vec<Error> {
+        std::mem::take(&mut *self.warnings.borrow_mut())
+    }
+
+    /// Reports the problems [`take_warnings`](Self::take_warnings) gives
+    /// as warnings to `diag`.
+    pub fn report_warnings(&self, diag: &crate::scan::Diag) {
+        for w in self.take_warnings() {
+            diag.warn(w);
+        }
+    }
+
+    /// Parses every declaration now (so that [`take_warnings`](Self::take_warnings)
+    /// lists every malformed line).
+    pub fn check_all(&self) {
+        for entry in self.by_name.values() {
+            self.resolve(entry);
+        }
     }
 
     /// The catalog sources loaded, in priority order.
@@ -472,7 +620,8 @@ impl Catalog {
         std::sync::Arc::new(self.by_name.keys().cloned().collect())
     }
 
-    /// True when some spec declares this event name.
+    /// True when some line declares this event name (whether or not the
+    /// rest of the line parses).
     #[inline]
     pub fn knows(&self, name: &[u8]) -> bool {
         self.by_name.contains_key(name)
@@ -480,21 +629,33 @@ impl Catalog {
 
     /// Every spec declared for `name`, in priority order.
     pub fn specs_for(&self, name: &[u8]) -> impl Iterator<Item = &EventSpec> {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flat_map(|e| e.specs.iter().map(|&i| &self.specs[i as usize]))
+        self.spec_indices(name)
+            .iter()
+            .filter_map(move |&i| self.spec(i))
     }
 
-    /// The indices (into [`specs`](Self::specs)) of every spec declared for
+    /// The indices (for [`spec`](Self::spec)) of every spec declared for
     /// `name`, in priority order.
     pub fn spec_indices(&self, name: &[u8]) -> &[u32] {
-        self.by_name.get(name).map_or(&[], |e| &e.specs)
+        self.by_name.get(name).map_or(&[], |e| self.resolve(e))
     }
 
-    /// Every spec, in load order.
-    pub fn specs(&self) -> &[EventSpec] {
-        &self.specs
+    /// The specs of the events whose names `wanted` accepts, in load order
+    /// (only those are parsed).
+    pub fn specs_where(&self, mut wanted: impl FnMut(&[u8]) -> bool) -> Vec<&EventSpec> {
+        let mut indices: Vec<u32> = Vec::new();
+        for (name, entry) in &self.by_name {
+            if wanted(name) {
+                indices.extend_from_slice(self.resolve(entry));
+            }
+        }
+        indices.sort_unstable();
+        indices.into_iter().filter_map(|i| self.spec(i)).collect()
+    }
+
+    /// Every spec, in load order (this parses the whole catalog).
+    pub fn specs(&self) -> Vec<&EventSpec> {
+        self.specs_where(|_| true)
     }
 
     /// Distinct event names, sorted.
@@ -527,9 +688,11 @@ impl Catalog {
     #[inline]
     pub fn event(&self, name: &[u8]) -> Option<EventSpecs<'_>> {
         let entry = self.by_name.get(name)?;
-        Some(EventSpecs {
+        let specs = self.resolve(entry);
+        (!specs.is_empty()).then_some(EventSpecs {
             catalog: self,
             entry,
+            specs,
         })
     }
 }
@@ -647,6 +810,8 @@ impl<V: Default> MessageCache<V> {
 pub struct EventSpecs<'c> {
     catalog: &'c Catalog,
     entry: &'c NameEntry,
+    /// The entry's resolved specs (every one of them parsed).
+    specs: &'c [u32],
 }
 
 impl<'c> EventSpecs<'c> {
@@ -658,11 +823,9 @@ impl<'c> EventSpecs<'c> {
     where
         'c: 'a,
     {
-        let entry = self.entry;
-        let specs = &self.catalog.specs;
-        let preferred = entry.preferred.get();
-        let spec = &specs[preferred as usize];
-        if let Ok(compiled) = spec.compiled()
+        let preferred = self.entry.preferred.get();
+        if let Some(spec) = self.catalog.spec(preferred)
+            && let Ok(compiled) = spec.compiled()
             && compiled.format.match_message(message, scratch)
         {
             return Some(Fields {
@@ -695,8 +858,9 @@ impl<'c> EventSpecs<'c> {
             return self.decode(message, scratch);
         };
         let preferred = self.entry.preferred.get();
-        if let Some(at) = entries.find(hash, preferred, message) {
-            let spec = &self.catalog.specs[preferred as usize];
+        if let Some(at) = entries.find(hash, preferred, message)
+            && let Some(spec) = self.catalog.spec(preferred)
+        {
             if let Ok(compiled) = spec.compiled() {
                 return Some(Fields {
                     spec,
@@ -752,8 +916,10 @@ impl<'c> EventSpecs<'c> {
     where
         'c: 'a,
     {
-        for &idx in self.entry.specs.iter().filter(|&&i| i != preferred) {
-            let spec = &self.catalog.specs[idx as usize];
+        for &idx in self.specs.iter().filter(|&&i| i != preferred) {
+            let Some(spec) = self.catalog.spec(idx) else {
+                continue;
+            };
             let Ok(compiled) = spec.compiled() else {
                 continue;
             };
@@ -771,27 +937,71 @@ impl<'c> EventSpecs<'c> {
     }
 }
 
-/// Parses one event line into one spec (two for `tcg`). The origin is filled
-/// in by the caller.
-fn parse_event_line(line: &str) -> std::result::Result<Vec<EventSpec>, String> {
-    let open = line.find('(').ok_or("expected 'name(args)'")?;
+/// The part of an event line before its arguments.
+#[derive(Debug)]
+struct Head<'a> {
+    name: &'a str,
+    /// Where the `(` is.
+    open: usize,
+    disabled: bool,
+    tcg: bool,
+    vcpu: bool,
+}
+
+/// Parses an event line up to its `(`: the properties and the name.
+fn parse_head(line: &str) -> std::result::Result<Head<'_>, String> {
+    let open = memchr::memchr(b'(', line.as_bytes()).ok_or("expected 'name(args)'")?;
     let head = &line[..open];
-    let mut words: Vec<&str> = head.split_whitespace().collect();
-    let name = words.pop().ok_or("missing event name")?;
+    // Most lines are just `name(`: one pass over the name decides.
+    if head
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Ok(Head {
+            name: head,
+            open,
+            disabled: false,
+            tcg: false,
+            vcpu: false,
+        });
+    }
+    let mut words = line[..open].split_whitespace();
+    let name = words.next_back().ok_or("missing event name")?;
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         || name.starts_with(|c: char| c.is_ascii_digit())
     {
         return Err(format!("invalid event name '{name}'"));
     }
     let (mut disabled, mut tcg, mut vcpu) = (false, false, false);
-    for w in &words {
-        match *w {
+    for w in words {
+        match w {
             "disable" => disabled = true,
             "tcg" => tcg = true,
             "vcpu" => vcpu = true,
             other => return Err(format!("unknown property '{other}'")),
         }
     }
+    Ok(Head {
+        name,
+        open,
+        disabled,
+        tcg,
+        vcpu,
+    })
+}
+
+/// Parses one event line into one spec (two for `tcg`). The origin is filled
+/// in by the caller.
+fn parse_event_line(line: &str) -> std::result::Result<Vec<EventSpec>, String> {
+    let Head {
+        name,
+        open,
+        disabled,
+        tcg,
+        vcpu,
+    } = parse_head(line)?;
     let close = line[open..]
         .find(')')
         .ok_or("missing ')' after the arguments")?
@@ -923,17 +1133,13 @@ mod tests {
              broken line here\n\
              x(char*p) \"%s\"\n",
         );
-        assert_eq!(
-            c.warnings().len(),
-            1,
-            "{}",
-            c.warnings()
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        assert!(c.warnings()[0].to_string().starts_with("t:10: "));
+        // The broken line is reported at load: it has no event name.
+        let at_load = c.take_warnings();
+        c.check_all();
+        let later = c.take_warnings();
+        assert_eq!(at_load.len(), 1, "{at_load:?}");
+        assert!(later.is_empty(), "{later:?}");
+        assert!(at_load[0].to_string().starts_with("t:10: "));
         let names = c.names();
         for n in [
             "pci_cfg_read",
@@ -987,9 +1193,38 @@ mod tests {
     }
 
     #[test]
+    fn declarations_are_parsed_on_first_lookup_and_reported_once() {
+        let mut c = Catalog::new();
+        c.add_text(
+            "t",
+            "good(int x) \"x=%d\"\nbad(int) \"%d\"\nbad(int y) \"y=%d\"\n",
+        );
+        // Loading reads names only: nothing to report yet.
+        assert!(c.take_warnings().is_empty());
+        assert!(c.knows(b"bad") && c.knows(b"good"));
+        assert!(c.specs.iter().all(|s| s.spec.get().is_none()));
+        // The first lookup parses both declarations of `bad`.
+        let lines: Vec<u32> = c.specs_for(b"bad").map(|s| s.origin.line).collect();
+        assert_eq!(lines, [3]);
+        let warnings = c.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].to_string().starts_with("t:2: "), "{warnings:?}");
+        // ... and only them, once.
+        assert!(c.specs[0].spec.get().is_none());
+        assert_eq!(c.specs_for(b"bad").count(), 1);
+        assert!(c.take_warnings().is_empty());
+        let mut scratch = Vec::new();
+        let f = c.decode(b"bad", b"y=7", &mut scratch).unwrap();
+        assert_eq!(f.num(0), 7);
+        assert_eq!(c.specs().len(), 2);
+    }
+
+    #[test]
     fn builtin_covers_every_variant_and_the_matching_one_wins() {
         let c = Catalog::builtin();
-        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        c.check_all();
+        let warnings = c.take_warnings();
+        assert!(warnings.is_empty(), "{warnings:?}");
         let mut s = Vec::new();
         let f = c
             .decode(b"pci_cfg_read", b"i440FX 00:0 @0x0 -> 0x8086", &mut s)
@@ -1030,15 +1265,17 @@ mod tests {
             }
             let mut c = Catalog::new();
             c.add_file(p).unwrap();
+            c.check_all();
+            let warnings = c.take_warnings();
             assert!(
-                c.warnings().is_empty(),
+                warnings.is_empty(),
                 "{:?}",
-                &c.warnings()[..c.warnings().len().min(5)]
+                &warnings[..warnings.len().min(5)]
             );
             assert!(c.names().len() > 3000);
             let bad: Vec<_> = c
                 .specs()
-                .iter()
+                .into_iter()
                 .filter(|s| s.compiled().is_err())
                 .map(|s| s.name.clone())
                 .collect();

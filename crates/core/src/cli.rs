@@ -81,9 +81,7 @@ impl InputArgs {
             installed: !self.no_installed_catalog,
             builtin: true,
         })?;
-        for w in cat.warnings() {
-            diag.warn(w);
-        }
+        cat.report_warnings(diag);
         Ok(cat)
     }
 

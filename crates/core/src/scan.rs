@@ -210,7 +210,10 @@ impl<'c> Scanner<'c> {
         Ok(true)
     }
 
-    /// Scans one input; see [`scan_all`](Self::scan_all).
+    /// Scans one input; see [`scan_all`](Self::scan_all). Problems the
+    /// catalog found in the declarations it parsed on demand (for the tool's
+    /// lookups before the scan, or for the events of this input) are
+    /// reported before and after.
     pub fn scan_one<F>(
         &mut self,
         input: &Input,
@@ -218,6 +221,16 @@ impl<'c> Scanner<'c> {
         diag: &Diag,
         f: &mut F,
     ) -> Result<Flow>
+    where
+        F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
+    {
+        self.catalog.report_warnings(diag);
+        let flow = self.scan_input(input, index, diag, f);
+        self.catalog.report_warnings(diag);
+        flow
+    }
+
+    fn scan_input<F>(&mut self, input: &Input, index: usize, diag: &Diag, f: &mut F) -> Result<Flow>
     where
         F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
     {
@@ -426,7 +439,9 @@ impl Scanner<'_> {
                     let preferred = chosen.get(&id).copied();
                     let mark = line.len();
                     let mut try_spec = |idx: u32, line: &mut Vec<u8>| -> bool {
-                        let spec = &catalog.specs()[idx as usize];
+                        let Some(spec) = catalog.spec(idx) else {
+                            return false;
+                        };
                         let Ok(compiled) = spec.compiled() else {
                             return false;
                         };

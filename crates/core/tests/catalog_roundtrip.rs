@@ -1184,12 +1184,9 @@ fn load(path: &Path) -> Catalog {
     let mut c = Catalog::new();
     c.add_file(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert!(
-        c.warnings().is_empty(),
-        "{}: {:?}",
-        path.display(),
-        c.warnings()
-    );
+    c.check_all();
+    let warnings = c.take_warnings();
+    assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
     c
 }
 
@@ -1295,7 +1292,9 @@ fn renderer_prints_like_glibc() {
 fn synthetic_specs_round_trip() {
     let mut catalog = Catalog::new();
     catalog.add_text("synthetic", SYNTHETIC);
-    assert!(catalog.warnings().is_empty(), "{:?}", catalog.warnings());
+    catalog.check_all();
+    let warnings = catalog.take_warnings();
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(catalog.specs().len(), 12);
     // More cases: these formats are few and dense.
     let mut tally = Tally::default();

@@ -232,10 +232,7 @@ fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
 /// Field names the selection can produce, for checking `-w`/`-f` names.
 fn known_fields(cat: &Catalog, sel: &Selection) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for spec in cat.specs() {
-        if !sel.matches(spec.name.as_bytes()) {
-            continue;
-        }
+    for spec in cat.specs_where(|name| sel.matches(name)) {
         if let Ok(c) = spec.compiled() {
             for n in c.names() {
                 if !out.iter().any(|o| o == &**n) {
@@ -250,11 +247,17 @@ fn known_fields(cat: &Catalog, sel: &Selection) -> Vec<String> {
 /// Runs qtrace-filter.
 pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Status> {
     let catalog = args.input.catalog(env.diag)?;
+    // Declarations are parsed when first looked up: report what listing
+    // them found.
     if let Some(glob) = &args.list {
-        return list(&catalog, glob, out);
+        let status = list(&catalog, glob, out);
+        catalog.report_warnings(env.diag);
+        return status;
     }
     if let Some(name) = &args.explain {
-        return explain(&catalog, name, out);
+        let status = explain(&catalog, name, out);
+        catalog.report_warnings(env.diag);
+        return status;
     }
     let mut files = args.input.files.clone();
     let cfg = resolve(args, &mut files)?;
@@ -274,6 +277,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         .chain(args.fields.iter().map(String::as_str))
     {
         if unknown_field(name) {
+            catalog.report_warnings(env.diag);
             let mut avail: Vec<&str> = META.to_vec();
             avail.extend(known.iter().map(String::as_str));
             return Err(Error::usage(format!(
@@ -604,16 +608,14 @@ impl<'r> State<'r> {
             }
             let mut seen_names: Vec<&str> = vec![];
             if !self.args.invert {
-                for spec in self.catalog.specs() {
+                for spec in self.catalog.specs_where(|n| self.cfg.selection.matches(n)) {
                     let first_done = first_fields.is_some() && spec.name.as_bytes() == first.name;
                     if seen_names.contains(&spec.name.as_str()) || first_done {
                         continue;
                     }
-                    if self.cfg.selection.matches(spec.name.as_bytes()) {
-                        seen_names.push(&spec.name);
-                        if let Ok(c) = spec.compiled() {
-                            c.names().iter().for_each(|n| add(n));
-                        }
+                    seen_names.push(&spec.name);
+                    if let Ok(c) = spec.compiled() {
+                        c.names().iter().for_each(|n| add(n));
                     }
                 }
             }
@@ -1134,11 +1136,9 @@ fn normalized_line(
 
 fn list<W: Write>(cat: &Catalog, glob: &str, out: &mut W) -> Result<Status> {
     let mut n = 0;
-    for spec in cat.specs() {
-        if glob_match(glob.as_bytes(), spec.name.as_bytes()) {
-            n += 1;
-            writeln!(out, "{}", spec.declaration())?;
-        }
+    for spec in cat.specs_where(|name| glob_match(glob.as_bytes(), name)) {
+        n += 1;
+        writeln!(out, "{}", spec.declaration())?;
     }
     Ok(Status::from_found(n > 0))
 }
