@@ -202,7 +202,8 @@ struct LazySpec {
     decl: u32,
     /// Which of the declaration's specs.
     sub: u8,
-    spec: OnceCell<Option<EventSpec>>,
+    /// Boxed: a spec is large, and most are never parsed.
+    spec: OnceCell<Option<Box<EventSpec>>>,
 }
 
 /// A set of event specs from one or more catalogs, in priority order.
@@ -532,24 +533,23 @@ impl Catalog {
         let lazy = self.specs.get(idx as usize)?;
         lazy.spec
             .get_or_init(|| self.parse_spec(lazy.decl, lazy.sub))
-            .as_ref()
+            .as_deref()
     }
 
     #[cold]
-    fn parse_spec(&self, decl: u32, sub: u8) -> Option<EventSpec> {
+    fn parse_spec(&self, decl: u32, sub: u8) -> Option<Box<EventSpec>> {
         let d = &self.decls[decl as usize];
         let (path, text) = &self.texts[d.source as usize];
         match parse_event_line(&text[d.start..d.end]) {
-            Ok(specs) => specs
-                .into_iter()
-                .nth(usize::from(sub))
-                .map(|spec| EventSpec {
+            Ok(specs) => specs.into_iter().nth(usize::from(sub)).map(|spec| {
+                Box::new(EventSpec {
                     origin: Origin {
                         path: path.clone(),
                         line: d.line,
                     },
                     ..spec
-                }),
+                })
+            }),
             Err(what) => {
                 if !d.warned.replace(true) {
                     self.warnings.borrow_mut().push(Error::Catalog {
