@@ -3,28 +3,25 @@
 //! chunked DMA, merged virtio requests, split SCSI transfers, NVMe blocks of
 //! 4 KiB, TRIM, pre-2.7 `sector_num`), anomaly reports, broken pipes.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
-use assert_cmd::Command as Cmd;
+use qtrace_testkit::Tool;
 use serde_json::Value;
 
-fn cmd() -> Cmd {
-    let mut c = Cmd::cargo_bin("dma-sectors").unwrap();
-    // Hermetic: built-in specs only, whatever the machine has installed.
-    c.env_remove("QTRACE_TRACE_EVENTS")
-        .arg("--no-installed-catalog");
-    c
+/// Hermetic: built-in specs only, whatever the machine has installed.
+const TOOL: Tool = Tool {
+    name: "dma-sectors",
+    bin: env!("CARGO_BIN_EXE_dma-sectors"),
+    args: &["--no-installed-catalog"],
+};
+
+fn cmd() -> assert_cmd::Command {
+    TOOL.cmd()
 }
 
 /// Runs with `stdin` and returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    TOOL.run(args, stdin)
 }
 
 fn jsonl(args: &[&str], stdin: &str) -> Vec<Value> {
@@ -548,75 +545,22 @@ fn broken_pipe_is_a_quiet_success() {
         }
     }
     for fmt in ["text", "csv", "jsonl"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dma-sectors"))
-            .args([
-                "--no-installed-catalog",
-                "-o",
-                fmt,
-                big.path().to_str().unwrap(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 100];
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut first)
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{fmt}");
-        assert!(
-            out.stderr.is_empty(),
-            "{fmt}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        TOOL.assert_broken_pipe_is_quiet(&["-o", fmt], big.path());
     }
 }
 
 #[test]
 fn line_buffered_output_arrives_before_input_ends() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dma-sectors"))
-        .args(["--no-installed-catalog", "--line-buffered", "-o", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x0\n")
-        .unwrap();
-    stdin.flush().unwrap();
-    let want = "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n,,disk0,,read,0,1,0,512,blk_co_preadv\n";
-    // Read on another thread so that a regression fails the test after a
-    // while instead of hanging it.
-    let mut stdout = child.stdout.take().unwrap();
-    let len = want.len();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; len];
-        let r = stdout.read_exact(&mut buf).map(|()| buf);
-        let _ = tx.send(r);
-    });
-    let got = rx.recv_timeout(std::time::Duration::from_secs(30));
-    let Ok(Ok(buf)) = got else {
-        let _ = child.kill();
-        panic!("no output while stdin stays open: {got:?}");
-    };
-    assert_eq!(String::from_utf8_lossy(&buf), want);
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    TOOL.assert_output_before_input_ends(
+        &["--line-buffered", "-o", "csv"],
+        b"blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x0\n",
+        "time,tid,disk,controller,op,sector,sectors,offset,bytes,source\n,,disk0,,read,0,1,0,512,blk_co_preadv\n",
+    );
 }
 
 #[test]
 fn help_man_and_completions() {
-    let out = cmd().arg("--help").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
-    for want in [
+    TOOL.assert_help_version_and_generate(&[
         "Examples:",
         "--extents",
         "--summary",
@@ -625,15 +569,5 @@ fn help_man_and_completions() {
         "--sector-size",
         "--label",
         "Events used",
-    ] {
-        assert!(help.contains(want), "{want}: {help}");
-    }
-    for what in ["man", "bash", "zsh", "fish"] {
-        let out = cmd().args(["--generate", what]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{what}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("dma-sectors"),
-            "{what}"
-        );
-    }
+    ]);
 }

@@ -1,33 +1,19 @@
 //! Process-level tests of pci-table: every flag, exit codes 0/1/2, errors
 //! with line numbers, broken pipes, help.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
-use assert_cmd::Command as Cmd;
+use qtrace_testkit::{Tool, data};
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
-
-fn cmd() -> Cmd {
-    let mut c = Cmd::cargo_bin("pci-table").unwrap();
-    // Hermetic: no user catalog from the environment.
-    c.env_remove("QTRACE_TRACE_EVENTS");
-    c
-}
+const TOOL: Tool = Tool {
+    name: "pci-table",
+    bin: env!("CARGO_BIN_EXE_pci-table"),
+    args: &[],
+};
 
 /// Runs with `stdin` and returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    TOOL.run(args, stdin)
 }
 
 /// A small log in QEMU 7.2's format (lines as SeaBIOS and Linux make them),
@@ -515,23 +501,11 @@ fn old_qemu_format_assumes_bus_0() {
 
 #[test]
 fn generate_help_and_version() {
-    let out = cmd().arg("--help").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("Examples:") && help.contains("lspci -F"),
-        "{help}"
-    );
-    assert!(
-        help.contains("--accesses") && help.contains("--ids"),
-        "{help}"
-    );
-    let out = cmd().arg("-V").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pci-table "));
-    let out = cmd().args(["--generate", "man"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("pci\\-table"));
+    TOOL.assert_help_version_and_generate(&["Examples:", "lspci -F", "--accesses", "--ids"]);
+    // -V is --version.
+    let (code, out, _) = run(&["-V"], "");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("pci-table "), "{out}");
 }
 
 /// A trace with 8192 functions: its table is far bigger than a pipe buffer.
@@ -561,28 +535,7 @@ fn big_trace() -> tempfile::NamedTempFile {
 fn broken_pipe_is_a_quiet_success() {
     let big = big_trace();
     for args in [&["-v"][..], &["-o", "jsonl"], &["--accesses"], &["-xxx"]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pci-table"))
-            .args(args)
-            .arg(big.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 100];
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut first)
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(
-            out.stderr.is_empty(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        TOOL.assert_broken_pipe_is_quiet(args, big.path());
     }
 }
 

@@ -1,33 +1,19 @@
 //! Process-level tests of ps2-decode: every flag, exit codes 0/1/2, anomaly
 //! reports, several keyboards, stdin, broken pipes, line buffering and --help.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
-use assert_cmd::Command as Cmd;
+use qtrace_testkit::{Tool, data};
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
-
-fn cmd() -> Cmd {
-    let mut c = Cmd::cargo_bin("ps2-decode").unwrap();
-    // Hermetic: no user catalog from the environment.
-    c.env_remove("QTRACE_TRACE_EVENTS");
-    c
-}
+const TOOL: Tool = Tool {
+    name: "ps2-decode",
+    bin: env!("CARGO_BIN_EXE_ps2-decode"),
+    args: &[],
+};
 
 /// Runs with `stdin`; returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    TOOL.run(args, stdin)
 }
 
 /// Set 2 with translation: Shift+h, i, Enter, then the guest selects set 1
@@ -445,58 +431,23 @@ fn broken_pipe_is_a_quiet_success() {
         &["--text"],
         &["--sendkey"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ps2-decode"))
-            .args(args)
-            .arg(big.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 100];
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut first)
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(
-            out.stderr.is_empty(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        TOOL.assert_broken_pipe_is_quiet(args, big.path());
     }
 }
 
 #[test]
 fn line_buffered_output_arrives_before_input_ends() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ps2-decode"))
-        .args(["--line-buffered", "--text"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     // `a`, Enter: the line is complete once Enter's make is read.
-    stdin
-        .write_all(b"ps2_put_keycode 0x10 keycode 0x1c\nps2_put_keycode 0x10 keycode 0x5a\n")
-        .unwrap();
-    stdin.flush().unwrap();
-    let mut buf = [0u8; 2];
-    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"a\n");
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    TOOL.assert_output_before_input_ends(
+        &["--line-buffered", "--text"],
+        b"ps2_put_keycode 0x10 keycode 0x1c\nps2_put_keycode 0x10 keycode 0x5a\n",
+        "a\n",
+    );
 }
 
 #[test]
 fn help_version_man_and_completions() {
-    let out = cmd().arg("--help").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
-    for want in [
+    TOOL.assert_help_version_and_generate(&[
         "Examples:",
         "--text",
         "--sendkey",
@@ -504,18 +455,5 @@ fn help_version_man_and_completions() {
         "--set",
         "kp_multiply (also asterisk)",
         "Exit status",
-    ] {
-        assert!(help.contains(want), "{want}: {help}");
-    }
-    let out = cmd().arg("--version").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ps2-decode "));
-    for what in ["man", "bash", "zsh", "fish"] {
-        let out = cmd().args(["--generate", what]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{what}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("ps2-decode"),
-            "{what}"
-        );
-    }
+    ]);
 }

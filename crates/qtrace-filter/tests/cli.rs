@@ -2,32 +2,23 @@
 //! broken pipes, stdin and compressed inputs.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use assert_cmd::Command as Cmd;
+use qtrace_testkit::{Tool, data};
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
+const TOOL: Tool = Tool {
+    name: "qtrace-filter",
+    bin: env!("CARGO_BIN_EXE_qtrace-filter"),
+    args: &[],
+};
 
-fn cmd() -> Cmd {
-    let mut c = Cmd::cargo_bin("qtrace-filter").unwrap();
-    // Hermetic: no user catalog from the environment.
-    c.env_remove("QTRACE_TRACE_EVENTS");
-    c
+fn cmd() -> assert_cmd::Command {
+    TOOL.cmd()
 }
 
 /// Runs with `stdin` and returns (exit code, stdout, stderr).
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let out = cmd().args(args).write_stdin(stdin).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    TOOL.run(args, stdin)
 }
 
 const LOG: &str = "\
@@ -406,66 +397,21 @@ fn broken_pipe_is_a_quiet_success() {
         }
     }
     for fmt in ["raw", "csv", "jsonl"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qtrace-filter"))
-            .args(["-o", fmt, "pci_cfg_read", big.path().to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 100];
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut first)
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{fmt}");
-        assert!(
-            out.stderr.is_empty(),
-            "{fmt}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        TOOL.assert_broken_pipe_is_quiet(&["-o", fmt, "pci_cfg_read"], big.path());
     }
 }
 
 #[test]
 fn help_man_and_completions() {
-    let out = cmd().arg("--help").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("Examples:") && help.contains("--where"),
-        "{help}"
-    );
-    for what in ["man", "bash", "zsh", "fish"] {
-        let out = cmd().args(["--generate", what]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{what}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("qtrace-filter"),
-            "{what}"
-        );
-    }
+    TOOL.assert_help_version_and_generate(&["Examples:", "--where"]);
 }
 
 #[test]
 fn line_buffered_output_arrives_before_input_ends() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qtrace-filter"))
-        .args(["--line-buffered", "-o", "csv", "-f", "val", "pci_cfg_read"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"pci_cfg_read a 00:00.0 @0x0 -> 0x1\n")
-        .unwrap();
-    stdin.flush().unwrap();
     // The header and the record must arrive while stdin is still open.
-    let mut buf = [0u8; 8];
-    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"val\n0x1\n");
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    TOOL.assert_output_before_input_ends(
+        &["--line-buffered", "-o", "csv", "-f", "val", "pci_cfg_read"],
+        b"pci_cfg_read a 00:00.0 @0x0 -> 0x1\n",
+        "val\n0x1\n",
+    );
 }
