@@ -318,9 +318,9 @@ pub fn classify_with<'a>(line: Line<'a>, knows: impl Fn(&[u8]) -> bool) -> Recor
         let strong = !matches!(shape.prefix.kind, PrefixKind::Bare | PrefixKind::Iso);
         let followed_by_space =
             shape.message.as_ptr() as usize > shape.name.as_ptr() as usize + shape.name.len();
-        let accepted = strong
-            || knows(shape.name)
-            || (memchr::memchr(b'_', shape.name).is_some() && followed_by_space);
+        // The catalog lookup last: most event names have an underscore.
+        let accepted =
+            strong || (followed_by_space && shape.name.contains(&b'_')) || knows(shape.name);
         if accepted {
             return Record::Event(Event {
                 line,
