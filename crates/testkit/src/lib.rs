@@ -94,7 +94,7 @@ impl Tool {
 
     /// Checks that the tool, run with `args` and given `input` on a stdin
     /// that stays open, writes `want` at once (and then exits 0 when stdin
-    /// closes). Waits at most [`PATIENCE`], so a regression fails instead
+    /// closes). Waits at most 30 s, so a regression fails instead
     /// of hanging.
     pub fn assert_output_before_input_ends(&self, args: &[&str], input: &[u8], want: &str) {
         let mut child = self
