@@ -306,6 +306,55 @@ fn trace_events_option_adds_a_catalog() {
 }
 
 #[test]
+fn malformed_catalog_lines_are_reported_once_by_the_runs_that_use_them() {
+    // Line 1 has no `(`: every run says so. Line 2's arguments are
+    // malformed: only runs that look `used_event` up say so (once). Line 3
+    // is as bad, for an event nothing here uses.
+    let cat = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        cat.path(),
+        "no parenthesis here\n\
+         used_event(int) \"n=%d\"\n\
+         unused_event(int) \"n=%d\"\n\
+         good_event(int n) \"n=%d\"\n",
+    )
+    .unwrap();
+    let catalog = cat.path().to_str().unwrap();
+    let common = ["--no-installed-catalog", "--trace-events", catalog];
+    let input = "used_event n=1\ngood_event n=2\nused_event n=3\n";
+    let warned = |err: &str, line: u32| err.matches(&format!("{catalog}:{line}: ")).count();
+
+    let (code, out, err) = run(&[&common[..], &["-o", "csv", "used_event"]].concat(), input);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(
+        (warned(&err, 1), warned(&err, 2), warned(&err, 3)),
+        (1, 1, 0),
+        "{err}"
+    );
+    assert!(err.contains("argument 'int' has no type"), "{err}");
+
+    let (code, out, err) = run(&[&common[..], &["-o", "csv", "good_event"]].concat(), input);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "event,n\ngood_event,2\n");
+    assert_eq!(
+        (warned(&err, 1), warned(&err, 2), warned(&err, 3)),
+        (1, 0, 0),
+        "{err}"
+    );
+
+    // Listing every event parses every line.
+    let (code, out, err) = run(&[&common[..], &["--list", "*_event"]].concat(), "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("good_event(int n)"), "{out}");
+    assert_eq!(
+        (warned(&err, 1), warned(&err, 2), warned(&err, 3)),
+        (1, 1, 1),
+        "{err}"
+    );
+}
+
+#[test]
 fn unmatched_events_are_kept_and_reported() {
     let (code, out, err) = run(&["-o", "jsonl", "pci_cfg_read"], "pci_cfg_read garbage\n");
     assert_eq!(code, 0);
