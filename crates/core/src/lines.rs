@@ -349,7 +349,7 @@ fn count_newlines(b: &[u8]) -> u64 {
     if b.len() <= SHORT_STRETCH {
         swar::count_newlines(b)
     } else {
-        memchr::memchr_iter(b'\n', b).count() as u64
+        bytecount::count(b, b'\n') as u64
     }
 }
 
