@@ -457,13 +457,12 @@ impl Catalog {
     fn add_owned(&mut self, origin: &str, text: String) {
         let source = self.texts.len() as u32;
         self.sources.push(origin.to_string());
-        let newlines = memchr::memchr_iter(b'\n', text.as_bytes());
         // About one declaration per line.
-        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        let lines = bytecount::count(text.as_bytes(), b'\n') + 1;
         self.decls.reserve(lines);
         self.specs.reserve(lines);
         self.by_name.reserve(lines);
-        let ends = newlines.chain(std::iter::once(text.len()));
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
         let mut raw_start = 0;
         for (i, raw_end) in ends.enumerate() {
             let raw = &text[raw_start..raw_end];
@@ -688,11 +687,9 @@ impl Catalog {
     #[inline]
     pub fn event(&self, name: &[u8]) -> Option<EventSpecs<'_>> {
         let entry = self.by_name.get(name)?;
-        let specs = self.resolve(entry);
-        (!specs.is_empty()).then_some(EventSpecs {
+        (!self.resolve(entry).is_empty()).then_some(EventSpecs {
             catalog: self,
             entry,
-            specs,
         })
     }
 }
@@ -809,9 +806,8 @@ impl<V: Default> MessageCache<V> {
 #[derive(Debug, Clone, Copy)]
 pub struct EventSpecs<'c> {
     catalog: &'c Catalog,
+    /// A resolved entry (see [`Catalog::event`]).
     entry: &'c NameEntry,
-    /// The entry's resolved specs (every one of them parsed).
-    specs: &'c [u32],
 }
 
 impl<'c> EventSpecs<'c> {
@@ -916,7 +912,8 @@ impl<'c> EventSpecs<'c> {
     where
         'c: 'a,
     {
-        for &idx in self.specs.iter().filter(|&&i| i != preferred) {
+        let specs = self.catalog.resolve(self.entry);
+        for &idx in specs.iter().filter(|&&i| i != preferred) {
             let Some(spec) = self.catalog.spec(idx) else {
                 continue;
             };
@@ -967,7 +964,7 @@ fn parse_head(line: &str) -> std::result::Result<Head<'_>, String> {
             vcpu: false,
         });
     }
-    let mut words = line[..open].split_whitespace();
+    let mut words = head.split_whitespace();
     let name = words.next_back().ok_or("missing event name")?;
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         || name.starts_with(|c: char| c.is_ascii_digit())

@@ -525,6 +525,13 @@ enum Suffix {
     PauseMake,
 }
 
+/// Whether `key`, from `code` (without its release mark), is Print
+/// sent as SysRq (Alt held): code 0x84 in set 2, 0x54 in set 1, never
+/// extended.
+fn is_sysrq(set: u8, key: Key, ext: bool, code: u8) -> bool {
+    key == keys::PRINT && !ext && ((set == 2 && code == 0x84) || (set == 1 && code == 0x54))
+}
+
 /// Set-1 bytes that are replies when no key they could release is held.
 fn set1_reply_candidate(raw: &[u8]) -> bool {
     matches!(raw, [0xaa | 0xee | 0xfa | 0xfc | 0xfd | 0xfe])
@@ -727,29 +734,45 @@ impl Decoder {
         self.emit_last(out);
         match meaning {
             Meaning::Key(key) if brk => {
-                let code = seq.raw.last().copied().unwrap_or(0);
-                let sysrq = key == keys::PRINT
-                    && ((set == 2 && code == 0x84) || (set == 1 && code & 0x7f == 0x54));
-                let ev = KeyEvent::new(seq, Some(Action::Release), Some(key), set);
-                self.last = Some((
-                    ev,
-                    Suffix::Release {
-                        sysrq,
-                        fake_make: None,
-                    },
-                ));
+                // A plain code is one byte after any F0: set 1 marks the
+                // release in its high bit.
+                let last = seq.raw.last().copied().unwrap_or(0);
+                let code = if set == 1 { last & 0x7f } else { last };
+                let sysrq = is_sysrq(set, key, false, code);
+                self.hold_release(seq, key, set, sysrq);
             }
-            Meaning::Key(key) => {
-                let mut ev = KeyEvent::new(seq, Some(Action::Press), Some(key), set);
-                ev.tap = matches!(key, keys::LANG1 | keys::LANG2);
-                self.emit(ev, out);
-            }
-            Meaning::Unknown | Meaning::FakeShift => {
-                let action = Some(if brk { Action::Release } else { Action::Press });
-                let ev = KeyEvent::anomaly(seq, action, None, set, Anomaly::UnknownCode);
-                self.emit(ev, out);
-            }
+            Meaning::Key(key) => self.press(seq, key, set, out),
+            Meaning::Unknown | Meaning::FakeShift => self.unknown_code(seq, brk, set, out),
         }
+    }
+
+    /// Holds back the release of `key` (a SysRq bounce or a fake make may
+    /// still join it).
+    #[inline]
+    fn hold_release(&mut self, seq: Seq, key: Key, set: u8, sysrq: bool) {
+        let ev = KeyEvent::new(seq, Some(Action::Release), Some(key), set);
+        self.last = Some((
+            ev,
+            Suffix::Release {
+                sysrq,
+                fake_make: None,
+            },
+        ));
+    }
+
+    /// Emits the press of `key` (Lang1/Lang2 send no release: taps).
+    #[inline]
+    fn press(&mut self, seq: Seq, key: Key, set: u8, out: &mut Vec<KeyEvent>) {
+        let mut ev = KeyEvent::new(seq, Some(Action::Press), Some(key), set);
+        ev.tap = matches!(key, keys::LANG1 | keys::LANG2);
+        self.emit(ev, out);
+    }
+
+    /// Emits a code the set does not define as an anomaly.
+    fn unknown_code(&mut self, seq: Seq, brk: bool, set: u8, out: &mut Vec<KeyEvent>) {
+        let action = Some(if brk { Action::Release } else { Action::Press });
+        let ev = KeyEvent::anomaly(seq, action, None, set, Anomaly::UnknownCode);
+        self.emit(ev, out);
     }
 
     /// Ends everything in progress: the next key event starts, the set
@@ -788,9 +811,7 @@ impl Decoder {
             Meaning::Unknown => Item::Unknown { brk },
             Meaning::Key(key) => {
                 let alt = matches!(key, keys::ALT | keys::ALT_R) && set != 3;
-                let sysrq = key == keys::PRINT
-                    && !ext
-                    && ((set == 2 && code == 0x84) || (set == 1 && code == 0x54));
+                let sysrq = is_sysrq(set, key, ext, code);
                 let bounce_started = matches!(self.pending.as_slice(),
                     [(_, Item::AltBreak(a))] if *a == key);
                 if alt && brk {
@@ -939,18 +960,9 @@ impl Decoder {
         match item {
             Item::Key { key, brk, sysrq } => {
                 if brk {
-                    let ev = KeyEvent::new(full, Some(Action::Release), Some(key), set);
-                    self.last = Some((
-                        ev,
-                        Suffix::Release {
-                            sysrq,
-                            fake_make: None,
-                        },
-                    ));
+                    self.hold_release(full, key, set, sysrq);
                 } else {
-                    let mut ev = KeyEvent::new(full, Some(Action::Press), Some(key), set);
-                    ev.tap = matches!(key, keys::LANG1 | keys::LANG2);
-                    self.emit(ev, out);
+                    self.press(full, key, set, out);
                 }
             }
             Item::AltBreak(key) => {
@@ -961,11 +973,7 @@ impl Decoder {
                 let ev = KeyEvent::new(full, Some(Action::Press), Some(key), set);
                 self.emit(ev, out);
             }
-            Item::Unknown { brk } => {
-                let action = Some(if brk { Action::Release } else { Action::Press });
-                let ev = KeyEvent::anomaly(full, action, None, set, Anomaly::UnknownCode);
-                self.emit(ev, out);
-            }
+            Item::Unknown { brk } => self.unknown_code(full, brk, set, out),
             Item::Fake { .. } | Item::SysrqMake => {
                 // Only reached through settle() for items that never reach it.
                 let ev = KeyEvent::anomaly(full, None, None, set, Anomaly::Malformed);
