@@ -14,6 +14,10 @@
 //! Batches are handed over before every read of the input, so a live pipe
 //! (`qemu … 2>&1 | tool --line-buffered`) gets each line through as soon as
 //! it arrives, while a file is handed over in read-sized batches.
+//!
+//! A plain regular file is split differently: by workers that each read and
+//! split chunks of it ([`crate::chunks`]); their batches come out of the
+//! same [`Ahead`], in the same order, with the same line numbers.
 
 use std::cell::RefCell;
 use std::io;
@@ -24,6 +28,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use memchr::memmem::Finder;
 use rustc_hash::FxHashSet;
 
+use crate::chunks::{Chunking, Chunks, ReadAt};
 use crate::input::Stream;
 use crate::lines::{Line, LineEvent, LineReader, LineSource, Window};
 use crate::prefetch::Prefetch;
@@ -112,6 +117,11 @@ struct Entry {
 pub struct Batch {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    /// Added to every entry's line number: a chunk's lines are numbered
+    /// from 1 by its worker, which does not know how many came before.
+    pub(crate) base: u64,
+    /// The worker that filled it (where it goes back to).
+    pub(crate) origin: usize,
 }
 
 impl Batch {
@@ -119,24 +129,78 @@ impl Batch {
     /// filling it does not grow (and copy) it step by step: a batch is
     /// handed over once past `BATCH_BYTES`, so its bytes end within one
     /// line of that, and lines are rarely shorter than 32 bytes.
-    fn with_usual_capacity() -> Batch {
+    pub(crate) fn with_usual_capacity(origin: usize) -> Batch {
         Batch {
             bytes: Vec::with_capacity(2 * BATCH_BYTES),
             entries: Vec::with_capacity(BATCH_BYTES / 32),
+            base: 0,
+            origin,
         }
     }
 
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
+        self.base = 0;
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether the batch is big enough to hand over.
+    pub(crate) fn is_full(&self) -> bool {
+        self.bytes.len() >= BATCH_BYTES
+    }
+
+    /// Classifies a line (with `knows`, see [`classify_with`]) and adds it,
+    /// or records an over-long line.
+    #[inline]
+    pub(crate) fn push(&mut self, ev: LineEvent<'_>, knows: impl Fn(&[u8]) -> bool) {
+        match ev {
+            LineEvent::Line(line) => {
+                let kind = match classify_with(line, knows) {
+                    Record::Other(_) => Kind::Other,
+                    Record::Event(e) => Kind::Event {
+                        prefix: e.prefix.kind,
+                        has_tid: e.prefix.tid.is_some(),
+                        has_time: e.prefix.time.is_some(),
+                        tid: e.prefix.tid.unwrap_or(0),
+                        time: e
+                            .prefix
+                            .time
+                            .map_or_else(Span::default, |t| Span::of(line.bytes, t)),
+                        name: Span::of(line.bytes, e.name),
+                        message: Span::of(line.bytes, e.message),
+                    },
+                };
+                // Lines are at most MAX_LINE long and a batch is handed over
+                // once past BATCH_BYTES, so offsets fit in 32 bits.
+                let start = self.bytes.len() as u32;
+                self.bytes.extend_from_slice(line.full);
+                self.entries.push(Entry {
+                    number: line.number,
+                    start,
+                    len: line.bytes.len() as u32,
+                    full_end: self.bytes.len() as u32,
+                    kind,
+                });
+            }
+            LineEvent::TooLong { number, length } => {
+                self.entries.push(Entry {
+                    number,
+                    start: (length >> 32) as u32,
+                    len: length as u32,
+                    full_end: 0,
+                    kind: Kind::TooLong,
+                });
+            }
+        }
     }
 
     /// The records of the batch, in order.
     pub fn records(&self) -> impl Iterator<Item = Item<'_>> {
+        let base = self.base;
         self.entries.iter().map(move |e| {
             let Entry {
                 number,
@@ -145,6 +209,7 @@ impl Batch {
                 full_end,
                 kind,
             } = *e;
+            let number = number + base;
             if let Kind::TooLong = kind {
                 return Item::TooLong {
                     number,
@@ -216,11 +281,22 @@ pub enum Message {
     },
 }
 
-/// The receiving end: batches of classified lines from the splitting thread.
+/// The receiving end: batches of classified lines, in input order, from
+/// the splitting thread of a stream or the workers splitting a file.
 #[derive(Debug)]
 pub struct Ahead {
-    rx: Receiver<Message>,
-    back: SyncSender<Batch>,
+    from: Splitter,
+}
+
+#[derive(Debug)]
+enum Splitter {
+    /// One splitting thread reading a stream.
+    Stream {
+        rx: Receiver<Message>,
+        back: SyncSender<Batch>,
+    },
+    /// Workers splitting alternate chunks of a regular file.
+    Chunks(Chunks),
 }
 
 /// How the splitting thread reads and classifies.
@@ -246,19 +322,37 @@ impl Ahead {
             .name("qtrace-split".into())
             .spawn(move || split(src, plan, tx, free))
             .expect("spawning the splitting thread");
-        Ahead { rx, back }
+        Ahead {
+            from: Splitter::Stream { rx, back },
+        }
+    }
+
+    /// Starts splitting a regular file: workers read and split alternate
+    /// chunks of it at once (see [`crate::chunks`]).
+    pub fn spawn_file<F: ReadAt + 'static>(file: Arc<F>, plan: Plan, chunking: Chunking) -> Ahead {
+        Ahead {
+            from: Splitter::Chunks(Chunks::spawn(file, plan, chunking)),
+        }
     }
 
     /// The next message; after `Error` or `End`, `None`.
     pub fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().ok()
+        match &mut self.from {
+            Splitter::Stream { rx, .. } => rx.recv().ok(),
+            Splitter::Chunks(c) => c.recv(),
+        }
     }
 
     /// Returns a used batch for reuse.
     pub fn give_back(&self, mut batch: Batch) {
         if batch.bytes.capacity() <= KEEP_CAPACITY {
             batch.clear();
-            let _ = self.back.try_send(batch);
+            match &self.from {
+                Splitter::Stream { back, .. } => {
+                    let _ = back.try_send(batch);
+                }
+                Splitter::Chunks(c) => c.give_back(batch),
+            }
         }
     }
 }
@@ -282,7 +376,7 @@ impl Pending {
         let fresh = self
             .free
             .try_recv()
-            .unwrap_or_else(|_| Batch::with_usual_capacity());
+            .unwrap_or_else(|_| Batch::with_usual_capacity(0));
         let full = std::mem::replace(&mut self.batch, fresh);
         if self.tx.send(Message::Batch(full)).is_err() {
             self.closed = true;
@@ -314,7 +408,7 @@ impl LineSource for Source {
 /// The splitting thread's loop.
 fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>) {
     let pending = Rc::new(RefCell::new(Pending {
-        batch: Batch::with_usual_capacity(),
+        batch: Batch::with_usual_capacity(0),
         tx,
         free,
         closed: false,
@@ -347,46 +441,8 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
             return;
         }
         let b = &mut p.batch;
-        match ev {
-            LineEvent::Line(line) => {
-                let kind = match classify_with(line, knows) {
-                    Record::Other(_) => Kind::Other,
-                    Record::Event(e) => Kind::Event {
-                        prefix: e.prefix.kind,
-                        has_tid: e.prefix.tid.is_some(),
-                        has_time: e.prefix.time.is_some(),
-                        tid: e.prefix.tid.unwrap_or(0),
-                        time: e
-                            .prefix
-                            .time
-                            .map_or_else(Span::default, |t| Span::of(line.bytes, t)),
-                        name: Span::of(line.bytes, e.name),
-                        message: Span::of(line.bytes, e.message),
-                    },
-                };
-                // Lines are at most MAX_LINE long and a batch is handed over
-                // once past BATCH_BYTES, so offsets fit in 32 bits.
-                let start = b.bytes.len() as u32;
-                b.bytes.extend_from_slice(line.full);
-                b.entries.push(Entry {
-                    number: line.number,
-                    start,
-                    len: line.bytes.len() as u32,
-                    full_end: b.bytes.len() as u32,
-                    kind,
-                });
-            }
-            LineEvent::TooLong { number, length } => {
-                b.entries.push(Entry {
-                    number,
-                    start: (length >> 32) as u32,
-                    len: length as u32,
-                    full_end: 0,
-                    kind: Kind::TooLong,
-                });
-            }
-        }
-        if b.bytes.len() >= BATCH_BYTES {
+        b.push(ev, knows);
+        if b.is_full() {
             p.flush();
         }
     };
@@ -398,11 +454,11 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::prefetch::tests::lines_then_error;
 
-    fn plan(max_line: usize, prefilter: Option<&[u8]>) -> Plan {
+    pub(crate) fn plan(max_line: usize, prefilter: Option<&[u8]>) -> Plan {
         Plan {
             max_line,
             prefilter: prefilter.map(<[u8]>::to_vec),
@@ -412,7 +468,11 @@ mod tests {
 
     /// Every item as text, and how the input ended.
     fn run(src: Stream, plan: Plan) -> (Vec<String>, String) {
-        let mut ahead = Ahead::spawn(src, plan);
+        collect(Ahead::spawn(src, plan))
+    }
+
+    /// Every item `ahead` gives as text, and how the input ended.
+    pub(crate) fn collect(mut ahead: Ahead) -> (Vec<String>, String) {
         let mut out = Vec::new();
         while let Some(msg) = ahead.recv() {
             match msg {

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -66,17 +67,28 @@ impl Input {
             input: self.display(),
             source,
         };
+        let mut file = None;
         let raw: Stream = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => {
                 let f = File::open(p).map_err(wrap)?;
-                if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                let meta = f.metadata().ok();
+                if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
                     return Err(wrap(io::Error::other("is a directory")));
+                }
+                // A regular file that says how long it is can be read at
+                // any offset (files of /proc and the like say 0).
+                if meta.is_some_and(|m| m.is_file() && m.len() > 0) {
+                    file = f.try_clone().ok().map(Arc::new);
                 }
                 Box::new(f)
             }
         };
-        open_stream(raw).map_err(wrap)
+        let mut opened = open_stream(raw).map_err(wrap)?;
+        if opened.encoding == Encoding::Plain {
+            opened.file = file;
+        }
+        Ok(opened)
     }
 }
 
@@ -100,12 +112,17 @@ pub struct Opened {
     pub reader: Stream,
     /// How the stream was encoded.
     pub encoding: Encoding,
+    /// The file itself, when the input is a plain regular file: it can then
+    /// be read at any offset, by several threads at once
+    /// ([`crate::chunks`]). Its bytes are those of `reader`, from the start.
+    pub file: Option<Arc<File>>,
 }
 
 impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("encoding", &self.encoding)
+            .field("file", &self.file.is_some())
             .finish()
     }
 }
@@ -191,9 +208,17 @@ pub fn open_stream(mut raw: Stream) -> io::Result<Opened> {
         } else {
             encoding
         };
-        return Ok(Opened { reader, encoding });
+        return Ok(Opened {
+            reader,
+            encoding,
+            file: None,
+        });
     }
-    Ok(Opened { reader, encoding })
+    Ok(Opened {
+        reader,
+        encoding,
+        file: None,
+    })
 }
 
 /// Bytes already read, then an error met while reading them (if any), then

@@ -6,7 +6,8 @@
 //! The pieces, in the order bytes flow through them:
 //! [`input`] opens files and standard input and undoes compression
 //! ([`simple`] reads QEMU's binary trace files into the same events);
-//! [`lines`] splits lines in bounded memory, on a second thread ([`ahead`]);
+//! [`lines`] splits lines in bounded memory, on a second thread ([`ahead`]),
+//! or a file's chunks on several at once ([`chunks`]);
 //! [`recognize`] finds the prefix and
 //! event name; [`scan`] decides event vs. other line with the [`catalog`],
 //! whose specs are compiled by [`format`](mod@format) into matchers that recover typed
@@ -36,6 +37,7 @@
 
 pub mod ahead;
 pub mod catalog;
+pub mod chunks;
 pub mod cli;
 pub mod error;
 pub mod format;

@@ -99,6 +99,26 @@ impl<R: LineSource> LineReader<R> {
         self.number
     }
 
+    /// The source the bytes come from.
+    pub fn source(&self) -> &R {
+        &self.rdr
+    }
+
+    /// The source, to point it at more input before [`restart`](Self::restart).
+    pub fn source_mut(&mut self) -> &mut R {
+        &mut self.rdr
+    }
+
+    /// Starts over on what the source gives next: no bytes buffered, not at
+    /// the end, line numbers from 1 again. The buffer is kept for reuse.
+    pub fn restart(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.scan = 0;
+        self.eof = false;
+        self.number = 0;
+    }
+
     /// The next line, or `None` at the end of the stream.
     pub fn next_line(&mut self) -> io::Result<Option<LineEvent<'_>>> {
         self.next_with(None)
@@ -315,7 +335,11 @@ pub struct Window<'a> {
 /// hands over whole buffers filled on another thread instead of copying.
 pub trait LineSource {
     /// Adds bytes after `*w.end` (possibly swapping `buf` for another buffer
-    /// holding the unconsumed bytes); returns `false` at end of stream.
+    /// holding the unconsumed bytes); returns `false` at end of stream. On
+    /// the first call after the reader (re)starts, a source may also move
+    /// `*w.start` and `*w.scan` forward over bytes it read that are not the
+    /// reader's (the end of a line that began before a chunk, see
+    /// [`crate::chunks`]).
     fn refill(&mut self, buf: &mut Vec<u8>, w: Window<'_>, chunk: usize) -> io::Result<bool>;
 }
 

@@ -18,6 +18,7 @@ use std::io::Write;
 
 use crate::ahead::{Ahead, Item, Message, NameSet};
 use crate::catalog::Catalog;
+use crate::chunks::Chunking;
 use crate::error::{Error, Result};
 use crate::input::{Encoding, Input};
 use crate::lines::{DEFAULT_MAX_LINE, Line};
@@ -251,7 +252,11 @@ impl<'c> Scanner<'c> {
             prefilter: self.opts.prefilter.clone(),
             names: self.names(),
         };
-        let mut ahead = Ahead::spawn(opened.reader, plan);
+        let mut ahead = match opened.file {
+            #[cfg(unix)]
+            Some(file) => Ahead::spawn_file(file, plan, Chunking::for_this_machine()),
+            _ => Ahead::spawn(opened.reader, plan),
+        };
         let max_line = self.opts.max_line.min(crate::ahead::MAX_LINE);
         while let Some(msg) = ahead.recv() {
             let batch = match msg {

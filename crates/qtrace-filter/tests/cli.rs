@@ -464,3 +464,81 @@ fn line_buffered_output_arrives_before_input_ends() {
         "val\n0x1\n",
     );
 }
+
+/// A file over a few 256 KiB chunks is split by several threads at once:
+/// every event line comes out once, in order, with the line number it has
+/// in the file (counted here by reading the file line by line), and exactly
+/// as when the same bytes come through a pipe.
+#[test]
+fn big_files_split_in_chunks_keep_order_and_line_numbers() {
+    let one = std::fs::read(data("A-pci-q35-ts/trace.log")).unwrap();
+    let mut text = Vec::new();
+    for copy in 0..6 {
+        text.extend_from_slice(&one);
+        // Lines that are not events, a long one among them, between copies.
+        text.extend_from_slice(format!("guest output {copy}\n").as_bytes());
+        text.extend(std::iter::repeat_n(b'x', 5000 + copy));
+        text.push(b'\n');
+    }
+    assert!(text.len() > 6 * 256 * 1024);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), &text).unwrap();
+    let path = f.path().to_str().unwrap();
+
+    let want: Vec<String> = text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = std::str::from_utf8(line).ok()?;
+            let after_prefix = line.split_once(':')?.1;
+            let name = after_prefix.split(' ').next()?;
+            name.starts_with("pci_cfg_")
+                .then(|| format!("{},{name}", i + 1))
+        })
+        .collect();
+    assert!(want.len() > 6000, "{}", want.len());
+
+    let out = cmd()
+        .args(["-o", "csv", "-f", "line,event", "pci_cfg_*", path])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let got: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1) // the header
+        .map(str::to_string)
+        .collect();
+    assert!(got == want, "{} lines, want {}", got.len(), want.len());
+
+    // Over-long lines are reported with their numbers, in order.
+    let long: Vec<usize> = text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| line.len() > 4000)
+        .map(|(i, _)| i + 1)
+        .collect();
+    let out = cmd()
+        .args(["-c", "--max-line-len", "4000", "*", path])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let reported: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("qtrace-filter: {path}:")))
+        .filter_map(|l| l.split(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(reported, long, "{err}");
+
+    // The same bytes through a pipe (split by one thread): the same output.
+    for args in [
+        &["pci_cfg_read"][..],
+        &["-c", "*"],
+        &["-o", "jsonl", "-f", "line,event,message", "*"],
+    ] {
+        let from_file = cmd().args(args).arg(path).output().unwrap();
+        let from_pipe = cmd().args(args).write_stdin(text.clone()).output().unwrap();
+        assert_eq!(from_file.status.code(), Some(0), "{args:?}");
+        assert!(from_file.stdout == from_pipe.stdout, "{args:?}");
+    }
+}
