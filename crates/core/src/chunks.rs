@@ -355,7 +355,10 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
         let own = usize::try_from(self.boundary - from).unwrap_or(usize::MAX);
         let want = own.saturating_add(self.overlap);
         if buf.len() < want {
-            buf.resize(want, 0);
+            // Nothing in it needs keeping. A fresh zeroed allocation is
+            // only touched where the read writes: a small file costs a few
+            // pages, not a whole chunk's.
+            *buf = vec![0; want];
         }
         let got = self.read_full(&mut buf[..want], from)?;
         self.pos = from + got as u64;

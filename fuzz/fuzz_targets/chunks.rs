@@ -1,0 +1,104 @@
+//! Fuzz target `chunks`: splitting a file in chunks on several workers
+//! must give exactly what splitting it as one stream gives.
+//!
+//! The first four bytes of the input choose the chunk size (1-64), the
+//! number of workers (1-3), the bytes read past a chunk's end (0-7), the
+//! largest read the file answers (1-32 bytes), the line bound (1-64) and
+//! whether a prefilter is used; the rest is the file. Every item (line
+//! number, classification, prefix, name, message, the exact bytes, or an
+//! over-long line's number and length) and how the input ended must be the
+//! same both ways.
+
+#![no_main]
+
+use std::io;
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use qtrace_core::ahead::{Ahead, Item, Message, Plan};
+use qtrace_core::chunks::{Chunking, ReadAt};
+use qtrace_core::scan::Record;
+
+/// The file, answering at most `most` bytes per read.
+struct Memory {
+    data: Vec<u8>,
+    most: usize,
+}
+
+impl ReadAt for Memory {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let at = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        let n = buf.len().min(self.most).min(self.data.len() - at);
+        buf[..n].copy_from_slice(&self.data[at..at + n]);
+        Ok(n)
+    }
+}
+
+/// Every item as text, then how the input ended.
+fn items(mut ahead: Ahead) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(msg) = ahead.recv() {
+        match msg {
+            Message::Batch(batch) => {
+                for item in batch.records() {
+                    out.push(match item {
+                        Item::TooLong { number, length } => format!("{number}: <{length}>"),
+                        Item::Record(Record::Other(l)) => {
+                            format!("{}: other {:?}", l.number, l.full)
+                        }
+                        Item::Record(Record::Event(e)) => format!(
+                            "{}: {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                            e.line.number,
+                            e.prefix.kind,
+                            e.prefix.tid,
+                            e.prefix.time,
+                            e.name,
+                            e.message,
+                            e.line.bytes,
+                            e.line.full,
+                        ),
+                    });
+                }
+                ahead.give_back(batch);
+            }
+            Message::End { lines } => {
+                out.push(format!("end after {lines}"));
+                break;
+            }
+            Message::Error { line, source } => {
+                out.push(format!("error at {line}: {source}"));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&[a, b, c, d], data)) = input.split_first_chunk::<4>().map(|(h, t)| (h, t)) else {
+        return;
+    };
+    let chunking = Chunking {
+        chunk: u64::from(a % 64) + 1,
+        workers: usize::from(b % 3) + 1,
+        overlap: usize::from(b / 3 % 8),
+    };
+    let most = usize::from(c % 32) + 1;
+    let plan = Plan {
+        max_line: usize::from(d % 64) + 1,
+        prefilter: (d >= 128).then(|| b"_r".to_vec()),
+        names: Default::default(),
+    };
+    let stream = items(Ahead::spawn(
+        Box::new(io::Cursor::new(data.to_vec())),
+        plan.clone(),
+    ));
+    let file = Arc::new(Memory {
+        data: data.to_vec(),
+        most,
+    });
+    let chunks = items(Ahead::spawn_file(file, plan, chunking));
+    assert_eq!(stream, chunks, "{chunking:?}, reads of {most}");
+});
