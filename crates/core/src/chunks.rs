@@ -243,7 +243,8 @@ fn work<F: ReadAt>(
     let mut batch = fresh();
     let mut chunk = id as u64;
     loop {
-        // Past any file's end: the chunk is empty and last.
+        // Saturating lands far past any file's end, where a chunk is empty
+        // and last.
         let start = chunk.saturating_mul(chunking.chunk);
         reader.source_mut().begin(start, chunking.chunk);
         reader.restart();
@@ -270,11 +271,11 @@ fn work<F: ReadAt>(
                 }
             }
         }
-        let full = (!batch.is_empty()).then(|| std::mem::replace(&mut batch, fresh()));
+        let rest = (!batch.is_empty()).then(|| std::mem::replace(&mut batch, fresh()));
         let last = reader.source().ended;
         let lines = reader.line_number();
         let end = Piece::ChunkEnd {
-            batch: full,
+            batch: rest,
             lines,
             last,
         };
