@@ -73,9 +73,12 @@ const MAX_STEP: usize = 256 << 10;
 const DEPTH: usize = 8;
 
 impl Chunking {
-    /// 256 KiB chunks, one worker per core, two to four.
+    /// 256 KiB chunks, one worker per core, two to four. The cores are
+    /// counted once per process (on Linux that reads the cgroup's files).
     pub fn for_this_machine() -> Chunking {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         Chunking {
             chunk: CHUNK,
             workers: cores.clamp(2, 4),
@@ -336,14 +339,22 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
     fn read_full(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let mut got = 0;
         while got < buf.len() {
-            match self.file.read_at(&mut buf[got..], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            match self.read_some(&mut buf[got..], offset + got as u64)? {
+                0 => break,
+                n => got += n,
             }
         }
         Ok(got)
+    }
+
+    /// One read from `offset`, retried when interrupted.
+    fn read_some(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        loop {
+            match self.file.read_at(buf, offset) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                done => return done,
+            }
+        }
     }
 
     /// The first read: the chunk, the byte before it and a little after it.
@@ -424,13 +435,7 @@ impl<F: ReadAt> LineSource for ChunkSource<'_, F> {
         if buf.len() < *w.end + want {
             buf.resize(*w.end + want, 0);
         }
-        let n = loop {
-            match self.file.read_at(&mut buf[*w.end..*w.end + want], self.pos) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        };
+        let n = self.read_some(&mut buf[*w.end..*w.end + want], self.pos)?;
         if n == 0 {
             self.done = true;
             self.ended = true;
