@@ -7,7 +7,9 @@
 //! whether a prefilter is used; the rest is the file. Every item (line
 //! number, classification, prefix, name, message, the exact bytes, or an
 //! over-long line's number and length) and how the input ended must be the
-//! same both ways.
+//! same both ways. When the third byte's top bit is set, the workers also
+//! decode a few built-in events ahead (see `qtrace_core::predecode`), and
+//! the fields the tool then gets must be those it would decode itself.
 
 #![no_main]
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use qtrace_core::ahead::{Ahead, Item, Message, Plan};
+use qtrace_core::catalog::Catalog;
 use qtrace_core::chunks::{Chunking, ReadAt};
 use qtrace_core::scan::Record;
 
@@ -36,8 +39,20 @@ impl ReadAt for Memory {
     }
 }
 
-/// Every item as text, then how the input ended.
-fn items(mut ahead: Ahead) -> Vec<String> {
+/// The events whose arguments the workers may decode ahead.
+const AHEAD: [&[u8]; 5] = [
+    b"pci_cfg_read",
+    b"pci_cfg_write",
+    b"ps2_put_keycode",
+    b"dma_blk_io",
+    b"blk_co_preadv",
+];
+
+/// Every item as text (an event's with its decoded fields, taken from the
+/// values decoded ahead when `ahead_values`), then how the input ended.
+fn items(mut ahead: Ahead, ahead_values: bool) -> Vec<String> {
+    let catalog = Catalog::builtin();
+    let mut scratch = Vec::new();
     let mut out = Vec::new();
     while let Some(msg) = ahead.recv() {
         match msg {
@@ -48,17 +63,34 @@ fn items(mut ahead: Ahead) -> Vec<String> {
                         Item::Record(Record::Other(l)) => {
                             format!("{}: other {:?}", l.number, l.full)
                         }
-                        Item::Record(Record::Event(e)) => format!(
-                            "{}: {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                            e.line.number,
-                            e.prefix.kind,
-                            e.prefix.tid,
-                            e.prefix.time,
-                            e.name,
-                            e.message,
-                            e.line.bytes,
-                            e.line.full,
-                        ),
+                        Item::Record(Record::Event(e)) => {
+                            let fields = catalog.event(e.name).and_then(|specs| {
+                                if ahead_values {
+                                    specs.decode_event(&e, &mut scratch)
+                                } else {
+                                    specs.decode(e.message, &mut scratch)
+                                }
+                            });
+                            let values: Vec<_> = fields
+                                .iter()
+                                .flat_map(|f| {
+                                    (0..f.len())
+                                        .map(|i| (f.name(i), f.num(i), f.text(i), f.is_null(i)))
+                                })
+                                .collect();
+                            format!(
+                                "{}: {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                                e.line.number,
+                                e.prefix.kind,
+                                e.prefix.tid,
+                                e.prefix.time,
+                                e.name,
+                                e.message,
+                                e.line.bytes,
+                                e.line.full,
+                                values,
+                            )
+                        }
                     });
                 }
                 ahead.give_back(batch);
@@ -90,15 +122,21 @@ fuzz_target!(|input: &[u8]| {
         max_line: usize::from(d % 64) + 1,
         prefilter: (d >= 128).then(|| b"_r".to_vec()),
         names: Default::default(),
+        predecode: None,
     };
-    let stream = items(Ahead::spawn(
-        Box::new(io::Cursor::new(data.to_vec())),
-        plan.clone(),
-    ));
+    let stream = items(
+        Ahead::spawn(Box::new(io::Cursor::new(data.to_vec())), plan.clone()),
+        false,
+    );
+    let ahead_values = c >= 128;
+    let plan = Plan {
+        predecode: ahead_values.then(|| Arc::new(Catalog::builtin().predecoder(AHEAD))),
+        ..plan
+    };
     let file = Arc::new(Memory {
         data: data.to_vec(),
         most,
     });
-    let chunks = items(Ahead::spawn_file(file, plan, chunking));
+    let chunks = items(Ahead::spawn_file(file, plan, chunking), ahead_values);
     assert_eq!(stream, chunks, "{chunking:?}, reads of {most}");
 });

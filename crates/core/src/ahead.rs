@@ -29,8 +29,10 @@ use memchr::memmem::Finder;
 use rustc_hash::FxHashSet;
 
 use crate::chunks::{Chunking, Chunks, ReadAt};
+use crate::format::Slot;
 use crate::input::Stream;
 use crate::lines::{Line, LineEvent, LineReader, LineSource, Window};
+use crate::predecode::{Predecoded, Predecoder, Predecoding};
 use crate::prefetch::Prefetch;
 use crate::recognize::{Prefix, PrefixKind};
 use crate::scan::{Event, Record, classify_with};
@@ -82,6 +84,23 @@ impl Span {
     }
 }
 
+/// Where the slots of an event decoded ahead lie in its batch.
+#[derive(Debug, Clone, Copy)]
+struct PreSpan {
+    spec: u32,
+    slots: Span,
+}
+
+/// [`PreSpan::spec`] of an event not decoded ahead.
+const NOT_DECODED: u32 = u32::MAX;
+
+impl PreSpan {
+    const NONE: PreSpan = PreSpan {
+        spec: NOT_DECODED,
+        slots: Span { start: 0, end: 0 },
+    };
+}
+
 /// What a line was found to be.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -94,6 +113,9 @@ enum Kind {
         time: Span,
         name: Span,
         message: Span,
+        /// Slots decoded ahead: `batch.slots[start..end]`, from spec
+        /// `spec` ([`NOT_DECODED`] when none).
+        pre: PreSpan,
     },
     /// A line over the length bound, skipped; `number` is its length.
     TooLong,
@@ -117,6 +139,8 @@ struct Entry {
 pub struct Batch {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    /// Values of the events decoded ahead.
+    slots: Vec<Slot>,
     /// Added to every entry's line number: a chunk's lines are numbered
     /// from 1 by its worker, which does not know how many came before.
     pub(crate) base: u64,
@@ -133,6 +157,7 @@ impl Batch {
         Batch {
             bytes: Vec::with_capacity(2 * BATCH_BYTES),
             entries: Vec::with_capacity(BATCH_BYTES / 32),
+            slots: Vec::new(),
             base: 0,
             origin,
         }
@@ -141,6 +166,7 @@ impl Batch {
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
+        self.slots.clear();
         self.base = 0;
     }
 
@@ -148,20 +174,41 @@ impl Batch {
         self.entries.is_empty()
     }
 
-    /// Whether the batch is big enough to hand over.
+    /// Whether the batch is big enough to hand over: its lines and the
+    /// values decoded ahead count alike, so that batches of decoded lines
+    /// take no more memory than others.
     pub(crate) fn is_full(&self) -> bool {
-        self.bytes.len() >= BATCH_BYTES
+        self.bytes.len() + self.slots.len() * std::mem::size_of::<Slot>() >= BATCH_BYTES
     }
 
-    /// Classifies a line (with `knows`, see [`classify_with`]) and adds it,
-    /// or records an over-long line.
+    /// Classifies a line (with `knows`, see [`classify_with`]) and adds it
+    /// (with its arguments decoded when `pre` has its event), or records an
+    /// over-long line.
     #[inline]
-    pub(crate) fn push(&mut self, ev: LineEvent<'_>, knows: impl Fn(&[u8]) -> bool) {
+    pub(crate) fn push(
+        &mut self,
+        ev: LineEvent<'_>,
+        knows: impl Fn(&[u8]) -> bool,
+        pre: Option<&mut Predecoding>,
+    ) {
         match ev {
             LineEvent::Line(line) => {
                 let kind = match classify_with(line, knows) {
                     Record::Other(_) => Kind::Other,
                     Record::Event(e) => Kind::Event {
+                        pre: pre.map_or(PreSpan::NONE, |p| {
+                            let start = self.slots.len();
+                            match p.decode(e.name, e.message, &mut self.slots) {
+                                Some(spec) => PreSpan {
+                                    spec,
+                                    slots: Span {
+                                        start: start as u32,
+                                        end: self.slots.len() as u32,
+                                    },
+                                },
+                                None => PreSpan::NONE,
+                            }
+                        }),
                         prefix: e.prefix.kind,
                         has_tid: e.prefix.tid.is_some(),
                         has_time: e.prefix.time.is_some(),
@@ -232,6 +279,7 @@ impl Batch {
                     time,
                     name,
                     message,
+                    pre,
                 } => Record::Event(Event {
                     line,
                     prefix: Prefix {
@@ -241,6 +289,10 @@ impl Batch {
                     },
                     name: name.slice(bytes),
                     message: message.slice(bytes),
+                    pre: (pre.spec != NOT_DECODED).then(|| Predecoded {
+                        spec: pre.spec,
+                        slots: &self.slots[pre.slots.start as usize..pre.slots.end as usize],
+                    }),
                 }),
                 Kind::Other | Kind::TooLong => Record::Other(line),
             })
@@ -308,6 +360,8 @@ pub struct Plan {
     pub prefilter: Option<Vec<u8>>,
     /// The names the catalog knows (for lines without a prefix).
     pub names: NameSet,
+    /// The events to decode ahead (see [`crate::predecode`]).
+    pub predecode: Option<Arc<Predecoder>>,
 }
 
 impl Ahead {
@@ -420,6 +474,7 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
     let finder = plan.prefilter.as_deref().map(Finder::new);
     let names = &plan.names;
     let knows = |name: &[u8]| names.contains(name);
+    let mut pre = plan.predecode.clone().map(Predecoding::new);
     let mut reader = LineReader::with_limits(source, plan.max_line.min(MAX_LINE), CHUNK);
     let end = loop {
         let ev = match reader.next_with(finder.as_ref()) {
@@ -441,7 +496,7 @@ fn split(src: Stream, plan: Plan, tx: SyncSender<Message>, free: Receiver<Batch>
             return;
         }
         let b = &mut p.batch;
-        b.push(ev, knows);
+        b.push(ev, knows, pre.as_mut());
         if b.is_full() {
             p.flush();
         }
@@ -463,6 +518,7 @@ pub(crate) mod tests {
             max_line,
             prefilter: prefilter.map(<[u8]>::to_vec),
             names: Arc::new(FxHashSet::from_iter([b"known".to_vec().into_boxed_slice()])),
+            predecode: None,
         }
     }
 

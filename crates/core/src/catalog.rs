@@ -619,6 +619,31 @@ impl Catalog {
         std::sync::Arc::new(self.by_name.keys().cloned().collect())
     }
 
+    /// The matchers of the events called `names`, for the splitting threads
+    /// to decode ahead (see [`crate::predecode`]). Unknown names, and specs
+    /// whose format does not compile, are left out.
+    pub fn predecoder<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n [u8]>,
+    ) -> crate::predecode::Predecoder {
+        let mut table = crate::predecode::Predecoder::new();
+        for name in names {
+            let Some(entry) = self.by_name.get(name) else {
+                continue;
+            };
+            let specs = self
+                .resolve(entry)
+                .iter()
+                .filter_map(|&idx| {
+                    let compiled = self.spec(idx)?.compiled().ok()?;
+                    Some((idx, compiled.format.clone()))
+                })
+                .collect();
+            table.add(name, specs);
+        }
+        table
+    }
+
     /// True when some line declares this event name (whether or not the
     /// rest of the line parses).
     #[inline]
@@ -832,6 +857,36 @@ impl<'c> EventSpecs<'c> {
             });
         }
         self.decode_others(preferred, message, scratch)
+    }
+
+    /// Like [`decode`](Self::decode) on the event's message, but takes the
+    /// values a splitting thread decoded ahead ([`Event::pre`]) when they
+    /// are what `decode` would give: when they come from the spec `decode`
+    /// tries first. See [`crate::predecode`].
+    ///
+    /// [`Event::pre`]: crate::scan::Event::pre
+    #[inline]
+    pub fn decode_event<'a>(
+        self,
+        ev: &crate::scan::Event<'a>,
+        scratch: &'a mut Vec<Slot>,
+    ) -> Option<Fields<'a>>
+    where
+        'c: 'a,
+    {
+        if let Some(pre) = ev.pre
+            && pre.spec == self.entry.preferred.get()
+            && let Some(spec) = self.catalog.spec(pre.spec)
+            && let Ok(compiled) = spec.compiled()
+        {
+            return Some(Fields {
+                spec,
+                compiled,
+                message: ev.message,
+                slots: pre.slots,
+            });
+        }
+        self.decode(ev.message, scratch)
     }
 
     /// Like [`decode`](Self::decode), but remembers the fields of messages

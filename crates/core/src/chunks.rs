@@ -27,6 +27,7 @@ use memchr::memmem::Finder;
 
 use crate::ahead::{Batch, MAX_LINE, Message, Plan};
 use crate::lines::{LineReader, LineSource, Window};
+use crate::predecode::Predecoding;
 
 /// Something that can be read at any offset, by several threads at once.
 pub trait ReadAt: Send + Sync {
@@ -234,6 +235,7 @@ fn work<F: ReadAt>(
     let finder = plan.prefilter.as_deref().map(Finder::new);
     let names = &plan.names;
     let knows = |name: &[u8]| names.contains(name);
+    let mut pre = plan.predecode.clone().map(Predecoding::new);
     let fresh = || {
         free.try_recv()
             .unwrap_or_else(|_| Batch::with_usual_capacity(id))
@@ -254,7 +256,7 @@ fn work<F: ReadAt>(
         loop {
             match reader.next_with(finder.as_ref()) {
                 Ok(Some(ev)) => {
-                    batch.push(ev, knows);
+                    batch.push(ev, knows, pre.as_mut());
                     if batch.is_full()
                         && tx
                             .send(Piece::Batch(std::mem::replace(&mut batch, fresh())))
@@ -454,7 +456,7 @@ impl<F: ReadAt> LineSource for ChunkSource<'_, F> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ahead::Ahead;
     use crate::ahead::tests::{collect, plan};
@@ -462,7 +464,7 @@ mod tests {
 
     /// A file in memory whose reads return at most `most` bytes, and fail
     /// from offset `fail_from` on.
-    struct Memory {
+    pub(crate) struct Memory {
         data: Vec<u8>,
         most: usize,
         fail_from: u64,
@@ -486,7 +488,7 @@ mod tests {
         }
     }
 
-    fn memory(data: &[u8]) -> Arc<Memory> {
+    pub(crate) fn memory(data: &[u8]) -> Arc<Memory> {
         Arc::new(Memory {
             data: data.to_vec(),
             most: usize::MAX,

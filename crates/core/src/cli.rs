@@ -91,6 +91,7 @@ impl InputArgs {
             max_line: self.max_line_len.max(1),
             prefilter: None,
             names_only: false,
+            predecode: Vec::new(),
         }
     }
 }

@@ -45,6 +45,7 @@ pub mod glob;
 pub mod input;
 pub mod lines;
 pub mod output;
+pub mod predecode;
 pub mod prefetch;
 pub mod recognize;
 pub mod scan;

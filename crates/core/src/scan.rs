@@ -15,6 +15,7 @@
 
 use std::cell::Cell;
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::ahead::{Ahead, Item, Message, NameSet};
 use crate::catalog::Catalog;
@@ -22,6 +23,7 @@ use crate::chunks::Chunking;
 use crate::error::{Error, Result};
 use crate::input::{Encoding, Input};
 use crate::lines::{DEFAULT_MAX_LINE, Line};
+use crate::predecode::{Predecoded, Predecoder};
 use crate::recognize::{Prefix, PrefixKind, recognize, recognize_wrapped};
 
 /// A trace event found in a line.
@@ -35,6 +37,10 @@ pub struct Event<'a> {
     pub name: &'a [u8],
     /// Formatted arguments, as printed.
     pub message: &'a [u8],
+    /// The arguments as a splitting thread decoded them, for the events
+    /// the tool named in [`ScanOptions::predecode`]; use them through
+    /// [`EventSpecs::decode_event`](crate::catalog::EventSpecs::decode_event).
+    pub pre: Option<Predecoded<'a>>,
 }
 
 /// One line of input, classified.
@@ -126,6 +132,10 @@ pub struct ScanOptions {
     /// The tool looks only at event names and prefixes (counting): records
     /// of binary traces are not rendered, their message is left empty.
     pub names_only: bool,
+    /// Events whose arguments the splitting threads decode ahead of the
+    /// tool (see [`crate::predecode`]): worth it for events that make up
+    /// much of the input.
+    pub predecode: Vec<Box<[u8]>>,
 }
 
 impl Default for ScanOptions {
@@ -134,6 +144,7 @@ impl Default for ScanOptions {
             max_line: DEFAULT_MAX_LINE,
             prefilter: None,
             names_only: false,
+            predecode: Vec::new(),
         }
     }
 }
@@ -167,6 +178,9 @@ pub struct Scanner<'c> {
     opts: ScanOptions,
     /// The catalog's names, shared with the splitting threads once needed.
     names: Option<NameSet>,
+    /// The events decoded ahead, shared with the splitting threads once
+    /// needed.
+    predecoder: Option<Arc<Predecoder>>,
     /// Stats over everything scanned so far.
     pub stats: ScanStats,
 }
@@ -181,6 +195,7 @@ impl<'c> Scanner<'c> {
             catalog,
             opts,
             names: None,
+            predecoder: None,
             stats: ScanStats::default(),
         }
     }
@@ -251,6 +266,7 @@ impl<'c> Scanner<'c> {
             max_line: self.opts.max_line,
             prefilter: self.opts.prefilter.clone(),
             names: self.names(),
+            predecode: self.predecoder(),
         };
         let mut ahead = match opened.file {
             #[cfg(unix)]
@@ -306,6 +322,19 @@ impl<'c> Scanner<'c> {
         )))
     }
 
+    /// The matchers of the events to decode ahead, built on first use.
+    fn predecoder(&mut self) -> Option<Arc<Predecoder>> {
+        if self.opts.predecode.is_empty() {
+            return None;
+        }
+        let catalog = self.catalog;
+        let names = &self.opts.predecode;
+        let table = self
+            .predecoder
+            .get_or_insert_with(|| Arc::new(catalog.predecoder(names.iter().map(|n| &n[..]))));
+        (!table.is_empty()).then(|| Arc::clone(table))
+    }
+
     /// The catalog's event names, for the splitting thread.
     fn names(&mut self) -> NameSet {
         self.names
@@ -332,6 +361,7 @@ pub fn classify_with<'a>(line: Line<'a>, knows: impl Fn(&[u8]) -> bool) -> Recor
                 prefix: shape.prefix,
                 name: shape.name,
                 message: shape.message,
+                pre: None,
             });
         }
     }
@@ -341,6 +371,7 @@ pub fn classify_with<'a>(line: Line<'a>, knows: impl Fn(&[u8]) -> bool) -> Recor
             prefix: shape.prefix,
             name: shape.name,
             message: shape.message,
+            pre: None,
         }),
         None => Record::Other(line),
     }
@@ -524,6 +555,7 @@ impl Scanner<'_> {
                 },
                 name: &line[..ev_name_len],
                 message: &line[(ev_name_len + 1).min(len)..len],
+                pre: None,
             };
             self.stats.events += 1;
             if !f(info, Record::Event(event))? {

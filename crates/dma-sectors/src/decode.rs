@@ -17,6 +17,7 @@
 
 use qtrace_core::catalog::{Catalog, EventSpecs, Fields, Projection};
 use qtrace_core::format::Slot;
+use qtrace_core::scan::Event;
 use qtrace_core::value::Kind;
 
 /// A disk controller kind.
@@ -496,6 +497,30 @@ impl<'c> Decoder<'c> {
     #[inline]
     pub fn event(&self, name: &[u8]) -> Option<Ev> {
         self.names.get(name)
+    }
+
+    /// The names of the events the tool reads.
+    pub fn event_names() -> impl Iterator<Item = &'static str> {
+        EVENTS.iter().map(|&(name, _)| name)
+    }
+
+    /// Like [`observe`](Self::observe) for a scanned event line, taking its
+    /// arguments as the splitting thread decoded them where it did (see
+    /// `ScanOptions::predecode`).
+    #[inline]
+    pub fn observe_event(
+        &mut self,
+        kind: Ev,
+        event: &Event<'_>,
+        scratch: &mut Vec<Slot>,
+    ) -> Result<Option<Obs>, Unusable> {
+        let Some(specs) = self.specs[kind as usize] else {
+            return Err(Unusable::NoFormat);
+        };
+        let Some(f) = specs.decode_event(event, scratch) else {
+            return Err(Unusable::NoFormat);
+        };
+        self.fields(kind, &f)
     }
 
     /// Decodes the arguments of one `ev` line and turns them into an

@@ -93,7 +93,13 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let catalog = args.input.catalog(env.diag)?;
     let inputs = args.input.inputs()?;
     let names: Vec<String> = inputs.iter().map(|i| i.display()).collect();
-    let mut scanner = Scanner::new(&catalog, args.input.scan_options());
+    let mut opts = args.input.scan_options();
+    // Nearly every line of a block trace is one of these: their arguments
+    // are decoded on the threads that split the input.
+    opts.predecode = Decoder::event_names()
+        .map(|n| Box::from(n.as_bytes()))
+        .collect();
+    let mut scanner = Scanner::new(&catalog, opts);
     let mut tracker = Tracker::new(cfg.sector_size, cfg.labels.clone());
     tracker.want_latencies(cfg.mode == cli::Mode::Summary);
     let mut warn = Warnings::new(env.diag, names);
@@ -117,7 +123,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             return Ok(true);
         };
         let line = ev.line.number;
-        match &decoder.observe(kind, ev.message, &mut scratch) {
+        match &decoder.observe_event(kind, &ev, &mut scratch) {
             Ok(Some(obs)) => {
                 let at = At {
                     input: info.index,
