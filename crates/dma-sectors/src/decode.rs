@@ -504,11 +504,13 @@ impl<'c> Decoder<'c> {
         EVENTS.iter().map(|&(name, _)| name)
     }
 
-    /// Like [`observe`](Self::observe) for a scanned event line, taking its
-    /// arguments as the splitting thread decoded them where it did (see
-    /// `ScanOptions::predecode`).
+    /// Decodes the arguments of one event line of kind `kind` and turns
+    /// them into an observation, taking the arguments as the splitting
+    /// thread decoded them where it did (see `ScanOptions::predecode`).
+    /// `Ok(None)`: the event is understood but says nothing about sectors
+    /// (e.g. an NVMe flush). `scratch` is reused between lines.
     #[inline]
-    pub fn observe_event(
+    pub fn observe(
         &mut self,
         kind: Ev,
         event: &Event<'_>,
@@ -521,25 +523,6 @@ impl<'c> Decoder<'c> {
             return Err(Unusable::NoFormat);
         };
         self.fields(kind, &f)
-    }
-
-    /// Decodes the arguments of one `ev` line and turns them into an
-    /// observation. `Ok(None)`: the event is understood but says nothing
-    /// about sectors (e.g. an NVMe flush). `scratch` is reused between lines.
-    #[inline]
-    pub fn observe(
-        &mut self,
-        ev: Ev,
-        message: &[u8],
-        scratch: &mut Vec<Slot>,
-    ) -> Result<Option<Obs>, Unusable> {
-        let Some(specs) = self.specs[ev as usize] else {
-            return Err(Unusable::NoFormat);
-        };
-        let Some(f) = specs.decode(message, scratch) else {
-            return Err(Unusable::NoFormat);
-        };
-        self.fields(ev, &f)
     }
 
     fn fields(&mut self, ev: Ev, f: &Fields<'_>) -> R<Option<Obs>> {
@@ -921,14 +904,21 @@ mod tests {
     fn obs(line: &str) -> Result<Option<Obs>, String> {
         let cat = Catalog::builtin();
         let mut dec = Decoder::new(&cat);
-        let (name, msg) = line.split_once(' ').unwrap();
-        let ev = dec.event(name.as_bytes()).expect("an event the tool reads");
+        let scanner = qtrace_core::scan::Scanner::new(&cat, Default::default());
+        let text = qtrace_core::lines::Line {
+            number: 1,
+            bytes: line.as_bytes(),
+            full: line.as_bytes(),
+        };
+        let qtrace_core::scan::Record::Event(event) = scanner.classify(text) else {
+            panic!("not an event line: {line}");
+        };
+        let ev = dec.event(event.name).expect("an event the tool reads");
         let mut scratch = Vec::new();
-        dec.observe(ev, msg.as_bytes(), &mut scratch)
-            .map_err(|e| match e {
-                Unusable::Bad(what) => what,
-                Unusable::NoFormat => panic!("does not decode: {line}"),
-            })
+        dec.observe(ev, &event, &mut scratch).map_err(|e| match e {
+            Unusable::Bad(what) => what,
+            Unusable::NoFormat => panic!("does not decode: {line}"),
+        })
     }
 
     #[test]

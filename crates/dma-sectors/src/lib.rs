@@ -123,7 +123,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             return Ok(true);
         };
         let line = ev.line.number;
-        match &decoder.observe_event(kind, &ev, &mut scratch) {
+        match &decoder.observe(kind, &ev, &mut scratch) {
             Ok(Some(obs)) => {
                 let at = At {
                     input: info.index,
