@@ -84,21 +84,12 @@ impl Span {
     }
 }
 
-/// Where the slots of an event decoded ahead lie in its batch.
+/// Where the slots of an event decoded ahead lie in its batch, and the
+/// spec they come from.
 #[derive(Debug, Clone, Copy)]
 struct PreSpan {
     spec: u32,
     slots: Span,
-}
-
-/// [`PreSpan::spec`] of an event not decoded ahead.
-const NOT_DECODED: u32 = u32::MAX;
-
-impl PreSpan {
-    const NONE: PreSpan = PreSpan {
-        spec: NOT_DECODED,
-        slots: Span { start: 0, end: 0 },
-    };
 }
 
 /// What a line was found to be.
@@ -113,9 +104,8 @@ enum Kind {
         time: Span,
         name: Span,
         message: Span,
-        /// Slots decoded ahead: `batch.slots[start..end]`, from spec
-        /// `spec` ([`NOT_DECODED`] when none).
-        pre: PreSpan,
+        /// Its arguments, when decoded ahead.
+        pre: Option<PreSpan>,
     },
     /// A line over the length bound, skipped; `number` is its length.
     TooLong,
@@ -196,18 +186,14 @@ impl Batch {
                 let kind = match classify_with(line, knows) {
                     Record::Other(_) => Kind::Other,
                     Record::Event(e) => Kind::Event {
-                        pre: pre.map_or(PreSpan::NONE, |p| {
-                            let start = self.slots.len();
-                            match p.decode(e.name, e.message, &mut self.slots) {
-                                Some(spec) => PreSpan {
-                                    spec,
-                                    slots: Span {
-                                        start: start as u32,
-                                        end: self.slots.len() as u32,
-                                    },
-                                },
-                                None => PreSpan::NONE,
-                            }
+                        pre: pre.and_then(|p| {
+                            let start = self.slots.len() as u32;
+                            let spec = p.decode(e.name, e.message, &mut self.slots)?;
+                            let end = self.slots.len() as u32;
+                            Some(PreSpan {
+                                spec,
+                                slots: Span { start, end },
+                            })
                         }),
                         prefix: e.prefix.kind,
                         has_tid: e.prefix.tid.is_some(),
@@ -289,9 +275,9 @@ impl Batch {
                     },
                     name: name.slice(bytes),
                     message: message.slice(bytes),
-                    pre: (pre.spec != NOT_DECODED).then(|| Predecoded {
-                        spec: pre.spec,
-                        slots: &self.slots[pre.slots.start as usize..pre.slots.end as usize],
+                    pre: pre.map(|p| Predecoded {
+                        spec: p.spec,
+                        slots: &self.slots[p.slots.start as usize..p.slots.end as usize],
                     }),
                 }),
                 Kind::Other | Kind::TooLong => Record::Other(line),
