@@ -10,6 +10,9 @@
 //! same both ways. When the third byte's top bit is set, the workers also
 //! decode a few built-in events ahead (see `qtrace_core::predecode`), and
 //! the fields the tool then gets must be those it would decode itself.
+//! When its bit 5 is set, the workers do not number lines: every line's
+//! number must then be 0 (and the count at the end), while over-long lines
+//! keep theirs.
 
 #![no_main]
 
@@ -49,8 +52,11 @@ const AHEAD: [&[u8]; 5] = [
 ];
 
 /// Every item as text (an event's with its decoded fields, taken from the
-/// values decoded ahead when `ahead_values`), then how the input ended.
-fn items(mut ahead: Ahead, ahead_values: bool) -> Vec<String> {
+/// values decoded ahead when `ahead_values`), then how the input ended;
+/// with the numbers of lines and the count at the end shown as 0 unless
+/// `numbers`.
+fn items(mut ahead: Ahead, ahead_values: bool, numbers: bool) -> Vec<String> {
+    let shown = |n: u64| if numbers { n } else { 0 };
     let catalog = Catalog::builtin();
     let mut scratch = Vec::new();
     let mut out = Vec::new();
@@ -61,7 +67,7 @@ fn items(mut ahead: Ahead, ahead_values: bool) -> Vec<String> {
                     out.push(match item {
                         Item::TooLong { number, length } => format!("{number}: <{length}>"),
                         Item::Record(Record::Other(l)) => {
-                            format!("{}: other {:?}", l.number, l.full)
+                            format!("{}: other {:?}", shown(l.number), l.full)
                         }
                         Item::Record(Record::Event(e)) => {
                             let fields = catalog.event(e.name).and_then(|specs| {
@@ -80,7 +86,7 @@ fn items(mut ahead: Ahead, ahead_values: bool) -> Vec<String> {
                                 .collect();
                             format!(
                                 "{}: {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                                e.line.number,
+                                shown(e.line.number),
                                 e.prefix.kind,
                                 e.prefix.tid,
                                 e.prefix.time,
@@ -96,7 +102,7 @@ fn items(mut ahead: Ahead, ahead_values: bool) -> Vec<String> {
                 ahead.give_back(batch);
             }
             Message::End { lines } => {
-                out.push(format!("end after {lines}"));
+                out.push(format!("end after {}", shown(lines)));
                 break;
             }
             Message::Error { line, source } => {
@@ -123,20 +129,24 @@ fuzz_target!(|input: &[u8]| {
         prefilter: (d >= 128).then(|| b"_r".to_vec()),
         names: Default::default(),
         predecode: None,
+        numbered: true,
     };
+    let numbered = c & 32 == 0;
     let stream = items(
         Ahead::spawn(Box::new(io::Cursor::new(data.to_vec())), plan.clone()),
         false,
+        numbered,
     );
     let ahead_values = c >= 128;
     let plan = Plan {
         predecode: ahead_values.then(|| Arc::new(Catalog::builtin().predecoder(AHEAD))),
+        numbered,
         ..plan
     };
     let file = Arc::new(Memory {
         data: data.to_vec(),
         most,
     });
-    let chunks = items(Ahead::spawn_file(file, plan, chunking), ahead_values);
+    let chunks = items(Ahead::spawn_file(file, plan, chunking), ahead_values, true);
     assert_eq!(stream, chunks, "{chunking:?}, reads of {most}");
 });

@@ -231,6 +231,16 @@ impl Batch {
         }
     }
 
+    /// Numbers its over-long lines, which come with the offset in the file
+    /// just past them instead of a number (see [`crate::chunks`]).
+    pub(crate) fn number_too_long(&mut self, mut number: impl FnMut(u64) -> u64) {
+        for e in &mut self.entries {
+            if let Kind::TooLong = e.kind {
+                e.number = number(e.number);
+            }
+        }
+    }
+
     /// The records of the batch, in order.
     pub fn records(&self) -> impl Iterator<Item = Item<'_>> {
         let base = self.base;
@@ -348,6 +358,9 @@ pub struct Plan {
     pub names: NameSet,
     /// The events to decode ahead (see [`crate::predecode`]).
     pub predecode: Option<Arc<Predecoder>>,
+    /// Whether lines carry their numbers; see
+    /// [`ScanOptions::line_numbers`](crate::scan::ScanOptions::line_numbers).
+    pub numbered: bool,
 }
 
 impl Ahead {
@@ -505,6 +518,7 @@ pub(crate) mod tests {
             prefilter: prefilter.map(<[u8]>::to_vec),
             names: Arc::new(FxHashSet::from_iter([b"known".to_vec().into_boxed_slice()])),
             predecode: None,
+            numbered: true,
         }
     }
 

@@ -12,6 +12,11 @@
 //! prefilter and line bound) does the splitting. A worker numbers its lines
 //! from 1 in each chunk; the receiving side, which takes the chunks in order,
 //! knows how many lines came before and makes the numbers absolute.
+//! When the tool uses no line numbers, the workers count nothing: the
+//! stretches the prefilter skips then cost only the search for its needle.
+//! The few lines that still need a number (over-long lines, a read error)
+//! come with their offset in the file, and the receiving side counts the
+//! file's newlines up to there, reading it once more at most.
 //!
 //! Why: a stream is read on one thread and split on another
 //! ([`crate::prefetch`], [`crate::ahead`]), so every byte is written into a
@@ -26,7 +31,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use memchr::memmem::Finder;
 
 use crate::ahead::{Batch, MAX_LINE, Message, Plan};
-use crate::lines::{LineReader, LineSource, Window};
+use crate::lines::{LineEvent, LineReader, LineSource, Window, count_newlines};
 use crate::predecode::Predecoding;
 
 /// Something that can be read at any offset, by several threads at once.
@@ -101,8 +106,21 @@ enum Piece {
         lines: u64,
         last: bool,
     },
-    /// Reading failed before the chunk's line `line`; nothing follows.
-    Error { line: u64, source: io::Error },
+    /// Reading failed; nothing follows.
+    Error { at: FailedAt, source: io::Error },
+}
+
+/// Where reading a chunk failed.
+#[derive(Debug, Clone, Copy)]
+enum FailedAt {
+    /// Before the chunk's line of this number.
+    Line(u64),
+    /// Lines unnumbered: within the line that holds this byte of the file,
+    /// or before the line that starts there.
+    Offset(u64),
+    /// Lines unnumbered: before the chunk's first line; the chunk starts at
+    /// this byte.
+    ChunkStart(u64),
 }
 
 /// The receiving side: the workers' batches in file order.
@@ -116,6 +134,9 @@ pub(crate) struct Chunks {
     /// The end of the chunk whose last batch was just handed out.
     ended: Option<(u64, bool)>,
     done: bool,
+    /// When the workers do not number lines: what numbers the few lines
+    /// that need one (over-long lines, a read error).
+    renumber: Option<Renumber>,
 }
 
 #[derive(Debug)]
@@ -156,6 +177,7 @@ impl Chunks {
             base: 0,
             ended: None,
             done: false,
+            renumber: (!plan.numbered).then(|| Renumber::new(file as Arc<dyn ReadAt>)),
         }
     }
 
@@ -174,12 +196,12 @@ impl Chunks {
             let worker = &self.workers[(self.next % n) as usize];
             match worker.rx.recv() {
                 Ok(Piece::Batch(mut batch)) => {
-                    batch.base = self.base;
+                    self.number(&mut batch);
                     return Some(Message::Batch(batch));
                 }
                 Ok(Piece::ChunkEnd { batch, lines, last }) => {
                     if let Some(mut batch) = batch {
-                        batch.base = self.base;
+                        self.number(&mut batch);
                         self.ended = Some((lines, last));
                         return Some(Message::Batch(batch));
                     }
@@ -187,12 +209,19 @@ impl Chunks {
                         return Some(msg);
                     }
                 }
-                Ok(Piece::Error { line, source }) => {
+                Ok(Piece::Error { at, source }) => {
                     self.done = true;
-                    return Some(Message::Error {
-                        line: self.base + line,
-                        source,
-                    });
+                    let line = match (at, &mut self.renumber) {
+                        (FailedAt::Line(line), _) => self.base + line,
+                        (FailedAt::Offset(at), Some(r)) => r.newlines_before(at) + 1,
+                        (FailedAt::ChunkStart(0), _) => 1,
+                        // The lines that start before the chunk: the first
+                        // one, and one after each newline before the
+                        // chunk's last byte.
+                        (FailedAt::ChunkStart(at), Some(r)) => r.newlines_before(at - 1) + 2,
+                        (_, None) => unreachable!("workers number lines unless told not to"),
+                    };
+                    return Some(Message::Error { line, source });
                 }
                 Err(_) => {
                     // A worker ended without a last word (it cannot, short of a panic).
@@ -200,6 +229,17 @@ impl Chunks {
                     return None;
                 }
             }
+        }
+    }
+
+    /// Makes the numbers of a worker's batch absolute: adds the lines
+    /// before its chunk, or, when the workers do not number lines, numbers
+    /// its over-long lines from where they end.
+    fn number(&mut self, batch: &mut Batch) {
+        match &mut self.renumber {
+            None => batch.base = self.base,
+            // A line's number: the newlines before its last byte, plus one.
+            Some(r) => batch.number_too_long(|end| r.newlines_before(end - 1) + 1),
         }
     }
 
@@ -245,6 +285,7 @@ fn work<F: ReadAt>(
         plan.max_line.min(MAX_LINE),
         MAX_STEP,
     );
+    reader.set_numbering(plan.numbered);
     let mut batch = fresh();
     let mut chunk = id as u64;
     loop {
@@ -255,6 +296,15 @@ fn work<F: ReadAt>(
         reader.restart();
         loop {
             match reader.next_with(finder.as_ref()) {
+                Ok(Some(LineEvent::TooLong { length, .. })) if !plan.numbered => {
+                    // Numbered by the receiving side, from where it ends.
+                    let end = reader.source().base + reader.next_start() as u64;
+                    let ev = LineEvent::TooLong {
+                        number: end,
+                        length,
+                    };
+                    batch.push(ev, knows, pre.as_mut());
+                }
                 Ok(Some(ev)) => {
                     batch.push(ev, knows, pre.as_mut());
                     if batch.is_full()
@@ -270,8 +320,14 @@ fn work<F: ReadAt>(
                     if !batch.is_empty() {
                         let _ = tx.send(Piece::Batch(batch));
                     }
-                    let line = reader.line_number() + 1;
-                    let _ = tx.send(Piece::Error { line, source });
+                    let at = if plan.numbered {
+                        FailedAt::Line(reader.line_number() + 1)
+                    } else if reader.source().located {
+                        FailedAt::Offset(reader.source().base + reader.next_start() as u64)
+                    } else {
+                        FailedAt::ChunkStart(start)
+                    };
+                    let _ = tx.send(Piece::Error { at, source });
                     return;
                 }
             }
@@ -291,6 +347,71 @@ fn work<F: ReadAt>(
     }
 }
 
+/// One read of `file` from `offset`, retried when interrupted.
+fn read_some<F: ReadAt + ?Sized>(file: &F, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    loop {
+        match file.read_at(buf, offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            done => return done,
+        }
+    }
+}
+
+/// Counts the newlines of a file from its start, for the few line numbers
+/// needed when the workers do not number lines. Asked about offsets in
+/// increasing order, as lines come, it reads the file at most once more.
+struct Renumber {
+    file: Arc<dyn ReadAt>,
+    /// How far it has counted, and the newlines before there.
+    at: u64,
+    newlines: u64,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Renumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renumber")
+            .field("at", &self.at)
+            .field("newlines", &self.newlines)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renumber {
+    fn new(file: Arc<dyn ReadAt>) -> Renumber {
+        Renumber {
+            file,
+            at: 0,
+            newlines: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The newlines before byte `offset` of the file; 0 if the file cannot
+    /// be read that far again (a line number 0 then says it is unknown).
+    fn newlines_before(&mut self, offset: u64) -> u64 {
+        if offset < self.at {
+            self.at = 0;
+            self.newlines = 0;
+        }
+        if self.buf.is_empty() {
+            self.buf = vec![0; 64 << 10];
+        }
+        while self.at < offset {
+            let want =
+                usize::try_from(offset - self.at).map_or(self.buf.len(), |n| n.min(self.buf.len()));
+            match read_some(&*self.file, &mut self.buf[..want], self.at) {
+                Ok(0) | Err(_) => return 0,
+                Ok(n) => {
+                    self.newlines += count_newlines(&self.buf[..n]);
+                    self.at += n as u64;
+                }
+            }
+        }
+        self.newlines
+    }
+}
+
 /// The bytes of one chunk's lines, for a [`LineReader`].
 struct ChunkSource<'f, F> {
     file: &'f F,
@@ -301,6 +422,10 @@ struct ChunkSource<'f, F> {
     pos: u64,
     /// Nothing has been read of this chunk yet.
     first: bool,
+    /// The chunk's first line has been found (or that it has none).
+    located: bool,
+    /// Offset in the file of the reader's buffer's first byte.
+    base: u64,
     /// The chunk's last line is complete: no more bytes.
     done: bool,
     /// The file ended within this chunk or its last line.
@@ -320,6 +445,8 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
             boundary: 0,
             pos: 0,
             first: true,
+            located: false,
+            base: 0,
             done: true,
             ended: false,
             step: overlap.max(1),
@@ -332,6 +459,7 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
         self.boundary = start.saturating_add(len);
         self.pos = start;
         self.first = true;
+        self.located = false;
         self.done = false;
         self.ended = false;
         self.step = self.overlap.max(1);
@@ -351,12 +479,7 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
 
     /// One read from `offset`, retried when interrupted.
     fn read_some(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        loop {
-            match self.file.read_at(buf, offset) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                done => return done,
-            }
-        }
+        read_some(self.file, buf, offset)
     }
 
     /// The first read: the chunk, the byte before it and a little after it.
@@ -374,7 +497,9 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
             // pages, not a whole chunk's.
             *buf = vec![0; want];
         }
+        self.base = from;
         let got = self.read_full(&mut buf[..want], from)?;
+        self.located = true;
         self.pos = from + got as u64;
         let first = if lead == 0 {
             0
@@ -427,6 +552,7 @@ impl<F: ReadAt> LineSource for ChunkSource<'_, F> {
         }
         // The chunk's last line goes on: read until its newline.
         if *w.start > 0 {
+            self.base += *w.start as u64;
             buf.copy_within(*w.start..*w.end, 0);
             *w.end -= *w.start;
             *w.scan -= *w.start;
@@ -496,6 +622,30 @@ pub(crate) mod tests {
         })
     }
 
+    /// What the stream's items and end become when lines are not numbered:
+    /// every line's number is 0, and so is the count at the end; an
+    /// over-long line keeps its number, and so does a read error.
+    fn unnumbered((items, end): (Vec<String>, String)) -> (Vec<String>, String) {
+        let items = items
+            .into_iter()
+            .map(|item| {
+                let (number, rest) = item.split_once(": ").expect("numbered item");
+                if rest.starts_with('<') {
+                    item
+                } else {
+                    assert!(number.parse::<u64>().is_ok(), "{item}");
+                    format!("0: {rest}")
+                }
+            })
+            .collect();
+        let end = if end.starts_with("end after ") {
+            "end after 0".to_string()
+        } else {
+            end
+        };
+        (items, end)
+    }
+
     /// The items and end of splitting `data` as a stream, and in chunks.
     fn both(
         data: &[u8],
@@ -560,6 +710,23 @@ pub(crate) mod tests {
             assert_eq!(chunks, stream, "{chunking:?}");
             assert_eq!(chunks.0[1], "2: <5000>");
             assert_eq!(chunks.0[3], "4: <300>");
+            // Unnumbered, the over-long lines are numbered all the same, by
+            // counting the file's newlines again.
+            let plan = Plan {
+                numbered: false,
+                ..plan(200, None)
+            };
+            let (stream, chunks) = both(&data, &plan, chunking, 3);
+            assert_eq!(chunks, unnumbered(stream), "{chunking:?}");
+            assert_eq!(
+                chunks.0[..4],
+                [
+                    r#"0: other "a\\n""#,
+                    "2: <5000>",
+                    r#"0: other "b\\n""#,
+                    "4: <300>"
+                ]
+            );
         }
     }
 
@@ -593,7 +760,10 @@ pub(crate) mod tests {
             },
         ))
         .0;
-        for fail_from in [0, 1, 63, 64, 500, 1000, 1500] {
+        for (fail_from, numbered) in [0, 1, 63, 64, 500, 1000, 1500]
+            .into_iter()
+            .flat_map(|f| [(f, true), (f, false)])
+        {
             let file = Arc::new(Memory {
                 data: data.clone(),
                 most: 13,
@@ -604,8 +774,18 @@ pub(crate) mod tests {
                 workers: 3,
                 overlap: 5,
             };
-            let (got, end) = collect(Ahead::spawn_file(file, plan(100, None), chunking));
-            assert_eq!(got[..], all[..got.len()], "fail_from {fail_from}");
+            let plan = Plan {
+                numbered,
+                ..plan(100, None)
+            };
+            let (got, end) = collect(Ahead::spawn_file(file, plan, chunking));
+            let before = &all[..got.len()];
+            if numbered {
+                assert_eq!(got[..], *before, "fail_from {fail_from}");
+            } else {
+                let (before, _) = unnumbered((before.to_vec(), String::new()));
+                assert_eq!(got, before, "fail_from {fail_from}");
+            }
             assert_eq!(end, format!("error at {}: boom", got.len() + 1));
             // Nothing of what failed was given out: the lines before the
             // failing offset (less a chunk and the read past it) came out.
@@ -622,7 +802,8 @@ pub(crate) mod tests {
         #![proptest_config(ProptestConfig::with_cases(300))]
         /// Any bytes, any chunk size, any number of workers, with and
         /// without a prefilter: the same lines, numbers and end as one
-        /// thread reading the stream.
+        /// thread reading the stream (which numbers lines even when told
+        /// not to).
         #[test]
         fn chunks_split_like_the_stream(
             data in crate::test_support::bytes_among(b"\n\n\r kown_x", 0..600),
@@ -632,11 +813,37 @@ pub(crate) mod tests {
             overlap in 0usize..9,
             max_line in 1usize..40,
             filtered in any::<bool>(),
+            numbered in any::<bool>(),
         ) {
             let prefilter = filtered.then_some(&b"kn"[..]);
             let chunking = Chunking { chunk, workers, overlap };
-            let (stream, chunks) = both(&data, &plan(max_line, prefilter), chunking, most);
-            prop_assert_eq!(chunks, stream);
+            let plan = Plan { numbered, ..plan(max_line, prefilter) };
+            let (stream, chunks) = both(&data, &plan, chunking, most);
+            prop_assert_eq!(chunks, if numbered { stream } else { unnumbered(stream) });
+        }
+
+        /// Reads failing anywhere: unnumbered lines come out as numbered
+        /// ones but for their numbers, and the over-long lines and the read
+        /// error have the same numbers.
+        #[test]
+        fn unnumbered_chunks_differ_only_in_line_numbers(
+            data in crate::test_support::bytes_among(b"\n\n\r kown_x", 0..600),
+            chunk in 1u64..80,
+            workers in 1usize..4,
+            most in 1usize..50,
+            overlap in 0usize..9,
+            max_line in 1usize..40,
+            filtered in any::<bool>(),
+            fail_from in 0u64..700,
+        ) {
+            let prefilter = filtered.then_some(&b"kn"[..]);
+            let chunking = Chunking { chunk, workers, overlap };
+            let split = |numbered| {
+                let file = Arc::new(Memory { data: data.clone(), most, fail_from });
+                let plan = Plan { numbered, ..plan(max_line, prefilter) };
+                collect(Ahead::spawn_file(file, plan, chunking))
+            };
+            prop_assert_eq!(split(false), unnumbered(split(true)));
         }
     }
 }

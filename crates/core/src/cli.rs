@@ -89,9 +89,7 @@ impl InputArgs {
     pub fn scan_options(&self) -> ScanOptions {
         ScanOptions {
             max_line: self.max_line_len.max(1),
-            prefilter: None,
-            names_only: false,
-            predecode: Vec::new(),
+            ..ScanOptions::default()
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct LineReader<R> {
     eof: bool,
     /// Number of the last line handed out (or skipped).
     number: u64,
+    /// Added to `number` per line: 1, or 0 when numbering is off.
+    per_line: u64,
     max_line: usize,
     chunk: usize,
 }
@@ -89,6 +91,7 @@ impl<R: LineSource> LineReader<R> {
             scan: 0,
             eof: false,
             number: 0,
+            per_line: 1,
             max_line: max_line.max(1),
             chunk,
         }
@@ -97,6 +100,22 @@ impl<R: LineSource> LineReader<R> {
     /// The number of the last line returned.
     pub fn line_number(&self) -> u64 {
         self.number
+    }
+
+    /// Turns line numbering off (or on again): off, every line and
+    /// over-long line comes with number 0, and the lines a prefilter skips
+    /// are not counted, which saves a pass over them. A caller that needs
+    /// a number then works it out from where the line lies in the input
+    /// (as [`crate::chunks`] does).
+    pub fn set_numbering(&mut self, on: bool) {
+        self.per_line = u64::from(on);
+    }
+
+    /// Where in the buffer the next line starts: everything before it has
+    /// been handed out or skipped (right after an over-long line, the byte
+    /// after that line's end).
+    pub(crate) fn next_start(&self) -> usize {
+        self.start
     }
 
     /// The source the bytes come from.
@@ -172,7 +191,7 @@ impl<R: LineSource> LineReader<R> {
                         if self.start < self.end {
                             // A last line without newline and without the needle.
                             let length = (self.end - self.start) as u64;
-                            self.number += 1;
+                            self.number += self.per_line;
                             self.start = self.end;
                             if length > self.max_line as u64 {
                                 return Ok(Some(LineEvent::TooLong {
@@ -208,12 +227,14 @@ impl<R: LineSource> LineReader<R> {
     }
 
     /// Skips the complete lines in `start..cut` (which ends after a newline)
-    /// unseen, counting them. A region longer than the line bound may hold an
+    /// unseen, counting them (when numbering). A region longer than the line bound may hold an
     /// over-long line: then the lines are walked, and the first over-long one
     /// is returned (the scan resumes after it on the next call).
     fn skip_complete(&mut self, cut: usize) -> Option<LineEvent<'static>> {
         if cut - self.start <= self.max_line {
-            self.number += count_newlines(&self.buf[self.start..cut]);
+            if self.per_line != 0 {
+                self.number += count_newlines(&self.buf[self.start..cut]);
+            }
             self.start = cut;
             return None;
         }
@@ -225,7 +246,7 @@ impl<R: LineSource> LineReader<R> {
                 len -= 1;
             }
             self.start = nl + 1;
-            self.number += 1;
+            self.number += self.per_line;
             if len > self.max_line {
                 self.scan = self.scan.max(self.start);
                 return Some(LineEvent::TooLong {
@@ -242,7 +263,7 @@ impl<R: LineSource> LineReader<R> {
         let full_range = self.start..stop;
         self.start = stop;
         self.scan = stop;
-        self.number += 1;
+        self.number += self.per_line;
         let full = &self.buf[full_range];
         let mut bytes = full;
         if let Some(b) = bytes.strip_suffix(b"\n") {
@@ -292,7 +313,7 @@ impl<R: LineSource> LineReader<R> {
         if ended_by_newline && last == b'\r' {
             length -= 1;
         }
-        self.number += 1;
+        self.number += self.per_line;
         Ok(LineEvent::TooLong {
             number: self.number,
             length,
@@ -369,7 +390,8 @@ impl<R: Read> LineSource for R {
     }
 }
 
-fn count_newlines(b: &[u8]) -> u64 {
+/// The newlines in `b`.
+pub(crate) fn count_newlines(b: &[u8]) -> u64 {
     if b.len() <= SHORT_STRETCH {
         swar::count_newlines(b)
     } else {

@@ -217,6 +217,7 @@ mod tests {
             names: catalog().name_set(),
             predecode: predecode
                 .then(|| Arc::new(catalog().predecoder([&b"ev"[..], b"other_ev", b"nope"]))),
+            numbered: true,
         }
     }
 

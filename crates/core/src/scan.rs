@@ -136,6 +136,13 @@ pub struct ScanOptions {
     /// tool (see [`crate::predecode`]): worth it for events that make up
     /// much of the input.
     pub predecode: Vec<Box<[u8]>>,
+    /// Whether the tool uses [`Line::number`]. When it does not, the lines
+    /// of a regular file come with number 0 and `stats.lines` stays 0: the
+    /// lines a prefilter skips are then not counted, which saves a pass
+    /// over them. The scanner's own messages (over-long lines, read
+    /// errors) keep their exact numbers. Input read as a stream (a pipe,
+    /// compressed data) is numbered either way.
+    pub line_numbers: bool,
 }
 
 impl Default for ScanOptions {
@@ -145,6 +152,7 @@ impl Default for ScanOptions {
             prefilter: None,
             names_only: false,
             predecode: Vec::new(),
+            line_numbers: true,
         }
     }
 }
@@ -152,7 +160,8 @@ impl Default for ScanOptions {
 /// Counts kept by a scan, for summaries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanStats {
-    /// Lines read (including skipped ones).
+    /// Lines read (including skipped ones); not counted when the tool said
+    /// it uses no line numbers ([`ScanOptions::line_numbers`]).
     pub lines: u64,
     /// Lines that were trace events.
     pub events: u64,
@@ -267,6 +276,7 @@ impl<'c> Scanner<'c> {
             prefilter: self.opts.prefilter.clone(),
             names: self.names(),
             predecode: self.predecoder(),
+            numbered: self.opts.line_numbers,
         };
         let mut ahead = match opened.file {
             #[cfg(unix)]

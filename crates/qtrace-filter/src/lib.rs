@@ -293,6 +293,11 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         opts.prefilter = cfg.selection.required_literal();
     }
     opts.names_only = (args.count || args.stats) && cfg.conds.is_empty();
+    // Line numbers show in decoded output (the `line` field, conditions,
+    // the first line whose arguments did not decode) and in the error about
+    // a line without a time; raw lines need none, and the lines skipped by
+    // the prefilter then go uncounted.
+    opts.line_numbers = cfg.needs_decode || needs_first_time;
     let mut scanner = Scanner::new(&catalog, opts);
 
     let mut state = State::new(args, &cfg, &catalog, env.line_buffered);
