@@ -798,14 +798,21 @@ pub(crate) mod tests {
         }
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+    /// A file and how to split it.
+    #[derive(Debug, Clone)]
+    struct Case {
+        data: Vec<u8>,
+        chunking: Chunking,
+        /// The largest read the file answers.
+        most: usize,
+        max_line: usize,
+        prefilter: Option<&'static [u8]>,
+    }
+
+    prop_compose! {
         /// Any bytes, any chunk size, any number of workers, with and
-        /// without a prefilter: the same lines, numbers and end as one
-        /// thread reading the stream (which numbers lines even when told
-        /// not to).
-        #[test]
-        fn chunks_split_like_the_stream(
+        /// without a prefilter.
+        fn cases()(
             data in crate::test_support::bytes_among(b"\n\n\r kown_x", 0..600),
             chunk in 1u64..80,
             workers in 1usize..4,
@@ -813,12 +820,25 @@ pub(crate) mod tests {
             overlap in 0usize..9,
             max_line in 1usize..40,
             filtered in any::<bool>(),
-            numbered in any::<bool>(),
-        ) {
-            let prefilter = filtered.then_some(&b"kn"[..]);
-            let chunking = Chunking { chunk, workers, overlap };
-            let plan = Plan { numbered, ..plan(max_line, prefilter) };
-            let (stream, chunks) = both(&data, &plan, chunking, most);
+        ) -> Case {
+            Case {
+                data,
+                chunking: Chunking { chunk, workers, overlap },
+                most,
+                max_line,
+                prefilter: filtered.then_some(&b"kn"[..]),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The same lines, numbers and end as one thread reading the stream
+        /// (which numbers lines even when told not to).
+        #[test]
+        fn chunks_split_like_the_stream(case in cases(), numbered in any::<bool>()) {
+            let plan = Plan { numbered, ..plan(case.max_line, case.prefilter) };
+            let (stream, chunks) = both(&case.data, &plan, case.chunking, case.most);
             prop_assert_eq!(chunks, if numbered { stream } else { unnumbered(stream) });
         }
 
@@ -826,22 +846,11 @@ pub(crate) mod tests {
         /// ones but for their numbers, and the over-long lines and the read
         /// error have the same numbers.
         #[test]
-        fn unnumbered_chunks_differ_only_in_line_numbers(
-            data in crate::test_support::bytes_among(b"\n\n\r kown_x", 0..600),
-            chunk in 1u64..80,
-            workers in 1usize..4,
-            most in 1usize..50,
-            overlap in 0usize..9,
-            max_line in 1usize..40,
-            filtered in any::<bool>(),
-            fail_from in 0u64..700,
-        ) {
-            let prefilter = filtered.then_some(&b"kn"[..]);
-            let chunking = Chunking { chunk, workers, overlap };
+        fn unnumbered_chunks_differ_only_in_line_numbers(case in cases(), fail_from in 0u64..700) {
             let split = |numbered| {
-                let file = Arc::new(Memory { data: data.clone(), most, fail_from });
-                let plan = Plan { numbered, ..plan(max_line, prefilter) };
-                collect(Ahead::spawn_file(file, plan, chunking))
+                let file = Arc::new(Memory { data: case.data.clone(), most: case.most, fail_from });
+                let plan = Plan { numbered, ..plan(case.max_line, case.prefilter) };
+                collect(Ahead::spawn_file(file, plan, case.chunking))
             };
             prop_assert_eq!(split(false), unnumbered(split(true)));
         }
