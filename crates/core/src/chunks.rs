@@ -134,9 +134,10 @@ pub(crate) struct Chunks {
     /// The end of the chunk whose last batch was just handed out.
     ended: Option<(u64, bool)>,
     done: bool,
-    /// When the workers do not number lines: what numbers the few lines
-    /// that need one (over-long lines, a read error).
-    renumber: Option<Renumber>,
+    /// Whether the workers number lines; when they do not, `renumber`
+    /// numbers the few lines that need one (over-long lines, a read error).
+    numbered: bool,
+    renumber: Renumber,
 }
 
 #[derive(Debug)]
@@ -177,7 +178,8 @@ impl Chunks {
             base: 0,
             ended: None,
             done: false,
-            renumber: (!plan.numbered).then(|| Renumber::new(file as Arc<dyn ReadAt>)),
+            numbered: plan.numbered,
+            renumber: Renumber::new(file),
         }
     }
 
@@ -211,15 +213,15 @@ impl Chunks {
                 }
                 Ok(Piece::Error { at, source }) => {
                     self.done = true;
-                    let line = match (at, &mut self.renumber) {
-                        (FailedAt::Line(line), _) => self.base + line,
-                        (FailedAt::Offset(at), Some(r)) => r.newlines_before(at) + 1,
-                        (FailedAt::ChunkStart(0), _) => 1,
+                    let r = &mut self.renumber;
+                    let line = match at {
+                        FailedAt::Line(line) => self.base + line,
+                        FailedAt::Offset(at) => r.newlines_before(at).map_or(0, |n| n + 1),
+                        FailedAt::ChunkStart(0) => 1,
                         // The lines that start before the chunk: the first
                         // one, and one after each newline before the
                         // chunk's last byte.
-                        (FailedAt::ChunkStart(at), Some(r)) => r.newlines_before(at - 1) + 2,
-                        (_, None) => unreachable!("workers number lines unless told not to"),
+                        FailedAt::ChunkStart(at) => r.newlines_before(at - 1).map_or(0, |n| n + 2),
                     };
                     return Some(Message::Error { line, source });
                 }
@@ -236,10 +238,12 @@ impl Chunks {
     /// before its chunk, or, when the workers do not number lines, numbers
     /// its over-long lines from where they end.
     fn number(&mut self, batch: &mut Batch) {
-        match &mut self.renumber {
-            None => batch.base = self.base,
+        if self.numbered {
+            batch.base = self.base;
+        } else {
             // A line's number: the newlines before its last byte, plus one.
-            Some(r) => batch.number_too_long(|end| r.newlines_before(end - 1) + 1),
+            let r = &mut self.renumber;
+            batch.number_too_long(|end| r.newlines_before(end - 1).map_or(0, |n| n + 1));
         }
     }
 
@@ -387,9 +391,10 @@ impl Renumber {
         }
     }
 
-    /// The newlines before byte `offset` of the file; 0 if the file cannot
-    /// be read that far again (a line number 0 then says it is unknown).
-    fn newlines_before(&mut self, offset: u64) -> u64 {
+    /// The newlines before byte `offset` of the file; `None` if the file
+    /// cannot be read that far again (the line number shown is then 0, for
+    /// unknown).
+    fn newlines_before(&mut self, offset: u64) -> Option<u64> {
         if offset < self.at {
             self.at = 0;
             self.newlines = 0;
@@ -401,14 +406,14 @@ impl Renumber {
             let want =
                 usize::try_from(offset - self.at).map_or(self.buf.len(), |n| n.min(self.buf.len()));
             match read_some(&*self.file, &mut self.buf[..want], self.at) {
-                Ok(0) | Err(_) => return 0,
+                Ok(0) | Err(_) => return None,
                 Ok(n) => {
                     self.newlines += count_newlines(&self.buf[..n]);
                     self.at += n as u64;
                 }
             }
         }
-        self.newlines
+        Some(self.newlines)
     }
 }
 
@@ -422,7 +427,8 @@ struct ChunkSource<'f, F> {
     pos: u64,
     /// Nothing has been read of this chunk yet.
     first: bool,
-    /// The chunk's first line has been found (or that it has none).
+    /// The chunk's first read succeeded, so where its first line starts
+    /// is known (or that it has none).
     located: bool,
     /// Offset in the file of the reader's buffer's first byte.
     base: u64,
@@ -469,17 +475,12 @@ impl<'f, F: ReadAt> ChunkSource<'f, F> {
     fn read_full(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let mut got = 0;
         while got < buf.len() {
-            match self.read_some(&mut buf[got..], offset + got as u64)? {
+            match read_some(self.file, &mut buf[got..], offset + got as u64)? {
                 0 => break,
                 n => got += n,
             }
         }
         Ok(got)
-    }
-
-    /// One read from `offset`, retried when interrupted.
-    fn read_some(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        read_some(self.file, buf, offset)
     }
 
     /// The first read: the chunk, the byte before it and a little after it.
@@ -563,7 +564,7 @@ impl<F: ReadAt> LineSource for ChunkSource<'_, F> {
         if buf.len() < *w.end + want {
             buf.resize(*w.end + want, 0);
         }
-        let n = self.read_some(&mut buf[*w.end..*w.end + want], self.pos)?;
+        let n = read_some(self.file, &mut buf[*w.end..*w.end + want], self.pos)?;
         if n == 0 {
             self.done = true;
             self.ended = true;
@@ -796,6 +797,27 @@ pub(crate) mod tests {
             assert!(got.len() <= whole_lines);
             assert!(got.len() + 64 / 6 + 2 >= whole_lines, "{fail_from}");
         }
+    }
+
+    #[test]
+    fn renumbering_counts_newlines_and_says_when_it_cannot() {
+        let file = Arc::new(Memory {
+            data: b"a\nb\n\nc\nd".to_vec(),
+            most: 2,
+            fail_from: 7,
+        });
+        let mut r = Renumber::new(file);
+        assert_eq!(r.newlines_before(0), Some(0));
+        assert_eq!(r.newlines_before(4), Some(2));
+        assert_eq!(r.newlines_before(5), Some(3));
+        // Backwards: counted again from the start.
+        assert_eq!(r.newlines_before(2), Some(1));
+        assert_eq!(r.newlines_before(7), Some(4));
+        // Past where reading fails, and past the end.
+        assert_eq!(r.newlines_before(8), None);
+        let mut r = Renumber::new(memory(b"a\nb"));
+        assert_eq!(r.newlines_before(3), Some(1));
+        assert_eq!(r.newlines_before(9), None);
     }
 
     /// A file and how to split it.

@@ -227,9 +227,10 @@ impl<R: LineSource> LineReader<R> {
     }
 
     /// Skips the complete lines in `start..cut` (which ends after a newline)
-    /// unseen, counting them (when numbering). A region longer than the line bound may hold an
-    /// over-long line: then the lines are walked, and the first over-long one
-    /// is returned (the scan resumes after it on the next call).
+    /// unseen, counting them when numbering. A region longer than the line
+    /// bound may hold an over-long line: then the lines are walked, and the
+    /// first over-long one is returned (the scan resumes after it on the
+    /// next call).
     fn skip_complete(&mut self, cut: usize) -> Option<LineEvent<'static>> {
         if cut - self.start <= self.max_line {
             if self.per_line != 0 {
