@@ -12,7 +12,10 @@
 //! the fields the tool then gets must be those it would decode itself.
 //! When its bit 5 is set, the workers do not number lines: every line's
 //! number must then be 0 (and the count at the end), while over-long lines
-//! keep theirs.
+//! keep theirs. When its bit 4 is set, the workers leave out the events not
+//! among those few: what comes through must then be the stream's items in
+//! order without some of those events, never the first with a timestamp,
+//! and the count left out must make up the difference.
 
 #![no_main]
 
@@ -51,20 +54,38 @@ const AHEAD: [&[u8]; 5] = [
     b"blk_co_preadv",
 ];
 
+/// What an item is, for the checks of events left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Not an event.
+    Other,
+    /// An event; `named` when in `AHEAD`, `timed` when it has a timestamp.
+    Event { named: bool, timed: bool },
+}
+
 /// Every item as text (an event's with its decoded fields, taken from the
 /// values decoded ahead when `ahead_values`), then how the input ended;
 /// with the numbers of lines and the count at the end shown as 0 unless
-/// `numbers`.
-fn items(mut ahead: Ahead, ahead_values: bool, numbers: bool) -> Vec<String> {
+/// `numbers`. Also what each item is, and the count of events left out.
+fn items(mut ahead: Ahead, ahead_values: bool, numbers: bool) -> (Vec<(String, Class)>, u64) {
     let shown = |n: u64| if numbers { n } else { 0 };
     let catalog = Catalog::builtin();
     let mut scratch = Vec::new();
     let mut out = Vec::new();
+    let mut left_out = 0;
     while let Some(msg) = ahead.recv() {
         match msg {
             Message::Batch(batch) => {
+                left_out += batch.left_out();
                 for item in batch.records() {
-                    out.push(match item {
+                    let class = match item {
+                        Item::Record(Record::Event(e)) => Class::Event {
+                            named: AHEAD.contains(&e.name),
+                            timed: e.prefix.time.is_some(),
+                        },
+                        _ => Class::Other,
+                    };
+                    let text = match item {
                         Item::TooLong { number, length } => format!("{number}: <{length}>"),
                         Item::Record(Record::Other(l)) => {
                             format!("{}: other {:?}", shown(l.number), l.full)
@@ -97,21 +118,43 @@ fn items(mut ahead: Ahead, ahead_values: bool, numbers: bool) -> Vec<String> {
                                 values,
                             )
                         }
-                    });
+                    };
+                    out.push((text, class));
                 }
                 ahead.give_back(batch);
             }
             Message::End { lines } => {
-                out.push(format!("end after {}", shown(lines)));
+                out.push((format!("end after {}", shown(lines)), Class::Other));
                 break;
             }
             Message::Error { line, source } => {
-                out.push(format!("error at {line}: {source}"));
+                out.push((format!("error at {line}: {source}"), Class::Other));
                 break;
             }
         }
     }
-    out
+    (out, left_out)
+}
+
+/// Checks what came through with events left out (`got`) against every
+/// item (`all`).
+fn check_left_out(all: &[(String, Class)], got: &[(String, Class)], left_out: u64) {
+    assert_eq!(got.len() as u64 + left_out, all.len() as u64);
+    let first_timed = all
+        .iter()
+        .position(|&(_, c)| matches!(c, Class::Event { timed: true, .. }));
+    let mut next = 0;
+    for (i, item) in all.iter().enumerate() {
+        if got.get(next) == Some(item) {
+            next += 1;
+        } else {
+            assert!(
+                matches!(item.1, Class::Event { named: false, .. }) && first_timed != Some(i),
+                "{item:?} was left out"
+            );
+        }
+    }
+    assert_eq!(next, got.len(), "items came through out of order");
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -132,14 +175,20 @@ fuzz_target!(|input: &[u8]| {
         numbered: true,
     };
     let numbered = c & 32 == 0;
-    let stream = items(
+    let (stream, _) = items(
         Ahead::spawn(Box::new(io::Cursor::new(data.to_vec())), plan.clone()),
         false,
         numbered,
     );
     let ahead_values = c >= 128;
+    let only = c & 16 != 0;
+    let ahead_names = if ahead_values { &AHEAD[..] } else { &[] };
+    let mut table = Catalog::builtin().predecoder(ahead_names.iter().copied());
+    if only {
+        table.keep_only(AHEAD);
+    }
     let plan = Plan {
-        predecode: ahead_values.then(|| Arc::new(Catalog::builtin().predecoder(AHEAD))),
+        predecode: (ahead_values || only).then(|| Arc::new(table)),
         numbered,
         ..plan
     };
@@ -147,6 +196,11 @@ fuzz_target!(|input: &[u8]| {
         data: data.to_vec(),
         most,
     });
-    let chunks = items(Ahead::spawn_file(file, plan, chunking), ahead_values, true);
-    assert_eq!(stream, chunks, "{chunking:?}, reads of {most}");
+    let (chunks, left_out) = items(Ahead::spawn_file(file, plan, chunking), ahead_values, true);
+    if only {
+        check_left_out(&stream, &chunks, left_out);
+    } else {
+        assert_eq!(left_out, 0);
+        assert_eq!(stream, chunks, "{chunking:?}, reads of {most}");
+    }
 });

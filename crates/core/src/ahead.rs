@@ -32,7 +32,7 @@ use crate::chunks::{Chunking, Chunks, ReadAt};
 use crate::format::Slot;
 use crate::input::Stream;
 use crate::lines::{Line, LineEvent, LineReader, LineSource, Window};
-use crate::predecode::{Predecoded, Predecoder, Predecoding};
+use crate::predecode::{Fate, Predecoded, Predecoder, Predecoding};
 use crate::prefetch::Prefetch;
 use crate::recognize::{Prefix, PrefixKind};
 use crate::scan::{Event, Record, classify_with};
@@ -84,11 +84,12 @@ impl Span {
     }
 }
 
-/// Where the slots of an event decoded ahead lie in its batch, and the
-/// spec they come from.
+/// Where the slots of an event decoded ahead lie in its batch, the spec
+/// they come from and the event's position in the tool's list.
 #[derive(Debug, Clone, Copy)]
 struct PreSpan {
     spec: u32,
+    event: u32,
     slots: Span,
 }
 
@@ -136,6 +137,8 @@ pub struct Batch {
     pub(crate) base: u64,
     /// The worker that filled it (where it goes back to).
     pub(crate) origin: usize,
+    /// Events left out of it (see [`crate::predecode`]).
+    pub(crate) left_out: u64,
 }
 
 impl Batch {
@@ -150,6 +153,7 @@ impl Batch {
             slots: Vec::new(),
             base: 0,
             origin,
+            left_out: 0,
         }
     }
 
@@ -158,10 +162,13 @@ impl Batch {
         self.entries.clear();
         self.slots.clear();
         self.base = 0;
+        self.left_out = 0;
     }
 
+    /// Whether it has nothing to hand over: no line, and no count of
+    /// events left out.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.left_out == 0
     }
 
     /// Whether the batch is big enough to hand over: its lines and the
@@ -172,8 +179,8 @@ impl Batch {
     }
 
     /// Classifies a line (with `knows`, see [`classify_with`]) and adds it
-    /// (with its arguments decoded when `pre` has its event), or records an
-    /// over-long line.
+    /// (with its arguments decoded when `pre` has its event; only counted
+    /// when `pre` leaves it out), or records an over-long line.
     #[inline]
     pub(crate) fn push(
         &mut self,
@@ -186,15 +193,28 @@ impl Batch {
                 let kind = match classify_with(line, knows) {
                     Record::Other(_) => Kind::Other,
                     Record::Event(e) => Kind::Event {
-                        pre: pre.and_then(|p| {
-                            let start = self.slots.len() as u32;
-                            let spec = p.decode(e.name, e.message, &mut self.slots)?;
-                            let end = self.slots.len() as u32;
-                            Some(PreSpan {
-                                spec,
-                                slots: Span { start, end },
-                            })
-                        }),
+                        pre: match pre {
+                            None => None,
+                            Some(p) => {
+                                let start = self.slots.len() as u32;
+                                let timed = e.prefix.time.is_some();
+                                match p.sort(e.name, e.message, timed, &mut self.slots) {
+                                    Fate::LeftOut => {
+                                        self.left_out += 1;
+                                        return;
+                                    }
+                                    Fate::Kept => None,
+                                    Fate::Decoded { spec, event } => Some(PreSpan {
+                                        spec,
+                                        event,
+                                        slots: Span {
+                                            start,
+                                            end: self.slots.len() as u32,
+                                        },
+                                    }),
+                                }
+                            }
+                        },
                         prefix: e.prefix.kind,
                         has_tid: e.prefix.tid.is_some(),
                         has_time: e.prefix.time.is_some(),
@@ -239,6 +259,12 @@ impl Batch {
                 e.number = number(e.number);
             }
         }
+    }
+
+    /// How many events the splitting thread left out of it (see
+    /// [`crate::predecode`]).
+    pub fn left_out(&self) -> u64 {
+        self.left_out
     }
 
     /// The records of the batch, in order.
@@ -287,6 +313,7 @@ impl Batch {
                     message: message.slice(bytes),
                     pre: pre.map(|p| Predecoded {
                         spec: p.spec,
+                        event: p.event,
                         slots: &self.slots[p.slots.start as usize..p.slots.end as usize],
                     }),
                 }),
@@ -356,7 +383,8 @@ pub struct Plan {
     pub prefilter: Option<Vec<u8>>,
     /// The names the catalog knows (for lines without a prefix).
     pub names: NameSet,
-    /// The events to decode ahead (see [`crate::predecode`]).
+    /// The events to decode ahead and the only ones to keep (see
+    /// [`crate::predecode`]).
     pub predecode: Option<Arc<Predecoder>>,
     /// Whether lines carry their numbers; see
     /// [`ScanOptions::line_numbers`](crate::scan::ScanOptions::line_numbers).

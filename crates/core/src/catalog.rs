@@ -627,7 +627,7 @@ impl Catalog {
         names: impl IntoIterator<Item = &'n [u8]>,
     ) -> crate::predecode::Predecoder {
         let mut table = crate::predecode::Predecoder::new();
-        for name in names {
+        for (position, name) in names.into_iter().enumerate() {
             let Some(entry) = self.by_name.get(name) else {
                 continue;
             };
@@ -639,7 +639,7 @@ impl Catalog {
                     Some((idx, compiled.format.clone()))
                 })
                 .collect();
-            table.add(name, specs);
+            table.add(name, position as u32, specs);
         }
         table
     }

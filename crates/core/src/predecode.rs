@@ -1,5 +1,6 @@
-//! Decoding the arguments of a tool's events on the threads that split lines,
-//! so that the tool's own thread finds them decoded.
+//! Work on a tool's events done by the threads that split lines: decoding
+//! their arguments, so that the tool's own thread finds them decoded, and
+//! leaving out the events the tool never reads.
 //!
 //! A tool that decodes most lines of its input (dma-sectors: nearly every
 //! line is a block event) spends a third of its own thread in the format
@@ -16,7 +17,17 @@
 //! decodes the message itself. Each splitting thread keeps its own "matched
 //! last" per event, so a trace of one QEMU version rarely falls back.
 //!
+//! A tool that reads only some events names them in
+//! [`ScanOptions::only_events`]; the splitting threads then leave the
+//! others out of their batches (and count them), so that the tool's thread
+//! neither rebuilds nor looks at them. One event is kept whatever its name:
+//! the first with a timestamp that each splitting thread sees. A thread
+//! splits its part of the input in order (all of a stream, every n-th chunk
+//! of a file), so the input's first timestamp, from which tools count
+//! relative times, always comes through.
+//!
 //! [`ScanOptions::predecode`]: crate::scan::ScanOptions::predecode
+//! [`ScanOptions::only_events`]: crate::scan::ScanOptions::only_events
 //! [`EventSpecs::decode`]: crate::catalog::EventSpecs::decode
 
 use std::sync::Arc;
@@ -25,13 +36,24 @@ use rustc_hash::FxHashMap;
 
 use crate::format::{CFormat, Slot};
 
-/// The matchers of the events a tool wants decoded ahead, shareable with
-/// the splitting threads.
+/// What the splitting threads do with an event a tool named.
+#[derive(Debug, Clone, Copy)]
+enum Listed {
+    /// Decode it with `events[i]`.
+    Decode(u32),
+    /// Keep it as it is.
+    Keep,
+}
+
+/// The matchers of the events a tool wants decoded ahead, and the events it
+/// reads at all, shareable with the splitting threads.
 #[derive(Debug, Default)]
 pub struct Predecoder {
-    by_name: FxHashMap<Box<[u8]>, u32>,
-    /// Per event: its specs in priority order, as (catalog index, matcher).
-    events: Vec<Box<[(u32, CFormat)]>>,
+    by_name: FxHashMap<Box<[u8]>, Listed>,
+    /// The events decoded ahead.
+    events: Vec<AheadEvent>,
+    /// Events not in `by_name` may be left out.
+    only: bool,
 }
 
 impl Predecoder {
@@ -40,21 +62,46 @@ impl Predecoder {
         Self::default()
     }
 
-    /// Adds event `name` with its specs in priority order (the catalog's
-    /// index of each, and its format). Names without specs are not added.
-    pub fn add(&mut self, name: &[u8], specs: Vec<(u32, CFormat)>) {
+    /// Adds event `name`, at `position` in the tool's list, with its specs
+    /// in priority order (the catalog's index of each, and its format).
+    /// Names without specs are not decoded ahead.
+    pub fn add(&mut self, name: &[u8], position: u32, specs: Vec<(u32, CFormat)>) {
         if specs.is_empty() || self.by_name.contains_key(name) {
             return;
         }
         self.by_name
-            .insert(Box::from(name), self.events.len() as u32);
-        self.events.push(specs.into_boxed_slice());
+            .insert(Box::from(name), Listed::Decode(self.events.len() as u32));
+        self.events.push(AheadEvent {
+            position,
+            specs: specs.into_boxed_slice(),
+        });
     }
 
-    /// True when no event is decoded ahead.
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+    /// Lets the splitting threads leave out every event not in `names`
+    /// (see the module documentation).
+    pub fn keep_only<'n>(&mut self, names: impl IntoIterator<Item = &'n [u8]>) {
+        self.only = true;
+        for name in names {
+            if !self.by_name.contains_key(name) {
+                self.by_name.insert(Box::from(name), Listed::Keep);
+            }
+        }
     }
+
+    /// True when it has nothing for the splitting threads to do: no event
+    /// to decode ahead, none to leave out.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && !self.only
+    }
+}
+
+/// An event decoded ahead.
+#[derive(Debug)]
+struct AheadEvent {
+    /// Its position in the tool's list.
+    position: u32,
+    /// Its specs in priority order, as (catalog index, matcher).
+    specs: Box<[(u32, CFormat)]>,
 }
 
 /// Values decoded ahead for one event line: the catalog index of the spec
@@ -63,18 +110,37 @@ impl Predecoder {
 pub struct Predecoded<'a> {
     /// The catalog's index of the spec whose format matched.
     pub spec: u32,
+    /// The position of the event's name in
+    /// [`ScanOptions::predecode`](crate::scan::ScanOptions::predecode), so
+    /// that a tool knows which of its events this is without comparing
+    /// names.
+    pub event: u32,
     /// The slots, as [`CFormat::match_message`] gives them.
     pub slots: &'a [Slot],
 }
 
+/// What becomes of one event line on a splitting thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Left out: the tool does not read it.
+    LeftOut,
+    /// Kept as it is.
+    Kept,
+    /// Kept, with its arguments appended to the slots: the spec's catalog
+    /// index and the event's position in the tool's list.
+    Decoded { spec: u32, event: u32 },
+}
+
 /// One splitting thread's use of a [`Predecoder`]: which spec of each event
-/// matched last (tried first next time), and a scratch buffer.
+/// matched last (tried first next time), a scratch buffer, and whether the
+/// thread has seen a timestamp yet.
 #[derive(Debug)]
 pub(crate) struct Predecoding {
     table: Arc<Predecoder>,
     /// Per event, the position in its spec list of the last match.
     preferred: Vec<usize>,
     scratch: Vec<Slot>,
+    timed: bool,
 }
 
 impl Predecoding {
@@ -83,32 +149,45 @@ impl Predecoding {
             preferred: vec![0; table.events.len()],
             table,
             scratch: Vec::new(),
+            timed: false,
         }
     }
 
-    /// When `name` is one of the table's events and one of its formats
-    /// matches `message`: appends the slots to `out` and returns the spec's
-    /// catalog index.
+    /// Decides about the event `name` with arguments `message` (`timed`:
+    /// its line has a timestamp). When it is one of the table's events to
+    /// decode and one of its formats matches `message`, appends the slots
+    /// to `out`.
     #[inline]
-    pub(crate) fn decode(
+    pub(crate) fn sort(
         &mut self,
         name: &[u8],
         message: &[u8],
+        timed: bool,
         out: &mut Vec<Slot>,
-    ) -> Option<u32> {
-        let &event = self.table.by_name.get(name)?;
-        let specs = &self.table.events[event as usize];
-        let first = self.preferred[event as usize];
+    ) -> Fate {
+        let first_timed = timed && !self.timed;
+        self.timed |= timed;
+        let event = match self.table.by_name.get(name) {
+            Some(&Listed::Decode(i)) => i as usize,
+            Some(Listed::Keep) => return Fate::Kept,
+            None if self.table.only && !first_timed => return Fate::LeftOut,
+            None => return Fate::Kept,
+        };
+        let AheadEvent { position, specs } = &self.table.events[event];
+        let first = self.preferred[event];
         let order = std::iter::once(first).chain((0..specs.len()).filter(|&i| i != first));
         for i in order {
             let (spec, format) = &specs[i];
             if format.match_message(message, &mut self.scratch) {
-                self.preferred[event as usize] = i;
+                self.preferred[event] = i;
                 out.extend_from_slice(&self.scratch);
-                return Some(*spec);
+                return Fate::Decoded {
+                    spec: *spec,
+                    event: *position,
+                };
             }
         }
-        None
+        Fate::Kept
     }
 }
 
@@ -116,35 +195,65 @@ impl Predecoding {
 mod tests {
     use super::*;
 
-    fn table() -> Arc<Predecoder> {
+    fn table(only: bool) -> Arc<Predecoder> {
         let mut t = Predecoder::new();
         t.add(
             b"ev",
+            3,
             vec![
                 (7, CFormat::parse(r#""a=%d""#).unwrap()),
                 (9, CFormat::parse(r#""a=%s""#).unwrap()),
             ],
         );
-        t.add(b"none", Vec::new());
+        t.add(b"none", 4, Vec::new());
+        if only {
+            t.keep_only([&b"ev"[..], b"kept"]);
+        }
         Arc::new(t)
     }
 
     #[test]
     fn decodes_chosen_events_and_prefers_the_last_match() {
-        let mut p = Predecoding::new(table());
+        let mut p = Predecoding::new(table(false));
         let mut out = Vec::new();
-        assert_eq!(p.decode(b"ev", b"a=12", &mut out), Some(7));
+        let decoded = |spec| Fate::Decoded { spec, event: 3 };
+        assert_eq!(p.sort(b"ev", b"a=12", false, &mut out), decoded(7));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].num, 12);
         // Only the string form matches; it is then tried first, and wins
         // where both would match.
-        assert_eq!(p.decode(b"ev", b"a=x", &mut out), Some(9));
-        assert_eq!(p.decode(b"ev", b"a=3", &mut out), Some(9));
+        assert_eq!(p.sort(b"ev", b"a=x", false, &mut out), decoded(9));
+        assert_eq!(p.sort(b"ev", b"a=3", true, &mut out), decoded(9));
         assert_eq!(out.len(), 3);
-        assert_eq!(p.decode(b"ev", b"b=3", &mut out), None);
-        assert_eq!(p.decode(b"other", b"a=3", &mut out), None);
-        assert_eq!(p.decode(b"none", b"a=3", &mut out), None);
+        assert_eq!(p.sort(b"ev", b"b=3", false, &mut out), Fate::Kept);
+        assert_eq!(p.sort(b"other", b"a=3", false, &mut out), Fate::Kept);
+        assert_eq!(p.sort(b"none", b"a=3", false, &mut out), Fate::Kept);
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn leaves_out_unnamed_events_but_the_first_timestamp() {
+        let mut p = Predecoding::new(table(true));
+        let mut out = Vec::new();
+        assert_eq!(p.sort(b"other", b"", false, &mut out), Fate::LeftOut);
+        assert_eq!(p.sort(b"kept", b"", false, &mut out), Fate::Kept);
+        // Not named, but the first with a timestamp.
+        assert_eq!(p.sort(b"other", b"", true, &mut out), Fate::Kept);
+        assert_eq!(p.sort(b"other", b"", true, &mut out), Fate::LeftOut);
+        assert_eq!(p.sort(b"none", b"", false, &mut out), Fate::LeftOut);
+        // A named event takes the first timestamp: nothing else is kept.
+        let mut p = Predecoding::new(table(true));
+        assert!(matches!(
+            p.sort(b"ev", b"a=1", true, &mut out),
+            Fate::Decoded { .. }
+        ));
+        assert_eq!(p.sort(b"other", b"", true, &mut out), Fate::LeftOut);
+        assert_eq!(out.len(), 1);
+        // Without `keep_only`, nothing is left out.
+        let mut p = Predecoding::new(table(false));
+        assert_eq!(p.sort(b"other", b"", false, &mut out), Fate::Kept);
+        assert!(!table(true).is_empty());
+        assert!(Predecoder::new().is_empty());
     }
 
     use crate::ahead::{Ahead, Item, Message, Plan};
@@ -258,6 +367,83 @@ mod tests {
         }
     }
 
+    /// Lines for the tests of leaving events out: `ev` is decoded ahead,
+    /// `kept_ev` only named, the other events neither.
+    const MIXED: [&str; 8] = [
+        "ev a=1 s=x",
+        "1@1.5:ev a=2 s=",
+        "kept_ev 1",
+        "other_ev x=0x1",
+        "2@2.5:other_ev x=0x2",
+        "3@3.5:stray_ev z",
+        "4@4.5:kept_ev 2",
+        "not an event",
+    ];
+
+    /// Every record `ahead` gives as `number name` (`-` for other lines),
+    /// and the events left out.
+    fn records(mut ahead: Ahead) -> (Vec<String>, u64) {
+        let (mut out, mut left_out) = (Vec::new(), 0);
+        while let Some(msg) = ahead.recv() {
+            let Message::Batch(b) = msg else { break };
+            left_out += b.left_out;
+            for item in b.records() {
+                let Item::Record(rec) = item else { continue };
+                let name = match rec {
+                    Record::Event(e) => String::from_utf8_lossy(e.name).into_owned(),
+                    Record::Other(_) => "-".into(),
+                };
+                out.push(format!("{} {name}", rec.line().number));
+            }
+            ahead.give_back(b);
+        }
+        (out, left_out)
+    }
+
+    proptest! {
+        #[test]
+        fn events_left_out_are_only_unnamed_ones_and_never_the_first_timestamp(
+            picks in prop::collection::vec(0..MIXED.len(), 0..60),
+            chunk in 1u64..120,
+            workers in 1usize..4,
+        ) {
+            let mut data = Vec::new();
+            for &i in &picks {
+                data.extend_from_slice(MIXED[i].as_bytes());
+                data.push(b'\n');
+            }
+            let mut only = plan(true);
+            let mut table = catalog().predecoder([&b"ev"[..]]);
+            table.keep_only([&b"kept_ev"[..]]);
+            only.predecode = Some(Arc::new(table));
+            let cursor = || Box::new(std::io::Cursor::new(data.clone()));
+            let (all, none) = records(Ahead::spawn(cursor(), plan(false)));
+            prop_assert_eq!(none, 0);
+            let chunking = Chunking { chunk, workers, overlap: 3 };
+            for (got, left_out) in [
+                records(Ahead::spawn(cursor(), only.clone())),
+                records(Ahead::spawn_file(memory(&data), only.clone(), chunking)),
+            ] {
+                // What comes through comes in order, unchanged.
+                let mut rest = all.iter();
+                for g in &got {
+                    prop_assert!(rest.any(|a| a == g), "{} out of order", g);
+                }
+                // Only events no one named are left out, and all are counted.
+                prop_assert_eq!(got.len() as u64 + left_out, all.len() as u64);
+                for a in &all {
+                    let named = a.ends_with(" ev") || a.ends_with(" kept_ev") || a.ends_with(" -");
+                    prop_assert!(!named || got.contains(a), "{} left out", a);
+                }
+                // The first timestamped line (picks 1, 4, 5, 6) comes through.
+                if let Some(k) = picks.iter().position(|&i| (1..=6).contains(&i) && i != 2 && i != 3) {
+                    let first = &all[k];
+                    prop_assert!(got.contains(first), "first timestamp {} left out", first);
+                }
+            }
+        }
+    }
+
     #[test]
     fn values_decoded_ahead_are_taken_only_from_the_spec_tried_first() {
         let c = catalog();
@@ -301,7 +487,11 @@ mod tests {
             },
             name: &line[..2],
             message: &line[3..],
-            pre: Some(Predecoded { spec, slots: &fake }),
+            pre: Some(Predecoded {
+                spec,
+                event: 0,
+                slots: &fake,
+            }),
         };
         // From the preferred spec: taken as they are (77, not the 5 of the
         // text, shows they were not decoded again).

@@ -136,6 +136,13 @@ pub struct ScanOptions {
     /// tool (see [`crate::predecode`]): worth it for events that make up
     /// much of the input.
     pub predecode: Vec<Box<[u8]>>,
+    /// The only events the tool reads, when it names them: the splitting
+    /// threads may then leave the others out (they are still counted in
+    /// `stats.events`). The first event with a timestamp in each input
+    /// always comes through whatever its name (others may too), so a tool
+    /// can take the time its relative times count from; lines that are not
+    /// events always come through. See [`crate::predecode`].
+    pub only_events: Option<Vec<Box<[u8]>>>,
     /// Whether the tool uses [`Line::number`]. When it does not, the lines
     /// of a regular file come with number 0 and `stats.lines` stays 0: the
     /// lines a prefilter skips are then not counted, which saves a pass
@@ -152,6 +159,7 @@ impl Default for ScanOptions {
             prefilter: None,
             names_only: false,
             predecode: Vec::new(),
+            only_events: None,
             line_numbers: true,
         }
     }
@@ -286,7 +294,10 @@ impl<'c> Scanner<'c> {
         let max_line = self.opts.max_line.min(crate::ahead::MAX_LINE);
         while let Some(msg) = ahead.recv() {
             let batch = match msg {
-                Message::Batch(b) => b,
+                Message::Batch(b) => {
+                    self.stats.events += b.left_out;
+                    b
+                }
                 Message::End { lines } => {
                     self.stats.lines += lines;
                     return Ok(true);
@@ -332,16 +343,21 @@ impl<'c> Scanner<'c> {
         )))
     }
 
-    /// The matchers of the events to decode ahead, built on first use.
+    /// The matchers of the events to decode ahead and the events to keep,
+    /// built on first use.
     fn predecoder(&mut self) -> Option<Arc<Predecoder>> {
-        if self.opts.predecode.is_empty() {
+        if self.opts.predecode.is_empty() && self.opts.only_events.is_none() {
             return None;
         }
         let catalog = self.catalog;
-        let names = &self.opts.predecode;
-        let table = self
-            .predecoder
-            .get_or_insert_with(|| Arc::new(catalog.predecoder(names.iter().map(|n| &n[..]))));
+        let (names, only) = (&self.opts.predecode, &self.opts.only_events);
+        let table = self.predecoder.get_or_insert_with(|| {
+            let mut table = catalog.predecoder(names.iter().map(|n| &n[..]));
+            if let Some(only) = only {
+                table.keep_only(only.iter().map(|n| &n[..]));
+            }
+            Arc::new(table)
+        });
         (!table.is_empty()).then(|| Arc::clone(table))
     }
 

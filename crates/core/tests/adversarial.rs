@@ -1169,3 +1169,43 @@ fn r_fuzz_format_11() {
     let mut out = Vec::new();
     assert!(f.match_message(&msg, &mut out), "\"[]\" does not match");
 }
+
+/// A tool that names the only events it reads sees those and every line
+/// that is not an event; of the others only the first timestamp comes
+/// through, and all are counted, from a file split in chunks and from a
+/// compressed stream alike.
+#[test]
+fn events_no_one_reads_are_left_out_but_counted() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text += &format!("{i}@1700000000.{i:06}:dma_blk_cb dbs=0x1 ret=0\n");
+        text += &format!("{i}@1700000000.{i:06}:dma_complete dbs=0x1 ret=0 cb=0x2\n");
+        text += "guest says hello\n";
+    }
+    let dir = scratch_dir("only-events");
+    let plain = dir.join("t.log");
+    std::fs::write(&plain, &text).unwrap();
+    let packed = dir.join("t.log.gz");
+    std::fs::write(&packed, gzip(text.as_bytes())).unwrap();
+    for path in [&plain, &packed] {
+        let opts = ScanOptions {
+            only_events: Some(vec![Box::from(&b"dma_complete"[..])]),
+            ..ScanOptions::default()
+        };
+        let (stats, errors, seen) = scan_file(path, opts);
+        assert_eq!(errors, 0);
+        assert_eq!((stats.events, stats.other), (10_000, 5000));
+        let count = |what: &str| {
+            seen.iter()
+                .filter(|l| l.windows(what.len()).any(|w| w == what.as_bytes()))
+                .count()
+        };
+        assert_eq!(count("dma_complete"), 5000, "{}", path.display());
+        assert_eq!(count("guest says hello"), 5000);
+        // The first line of all, and at most one per splitting thread
+        // after it.
+        assert!(seen[0].starts_with(b"0@1700000000.000000:dma_blk_cb"));
+        assert!(count("dma_blk_cb") <= 8, "{}", count("dma_blk_cb"));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -499,7 +499,19 @@ impl<'c> Decoder<'c> {
         self.names.get(name)
     }
 
-    /// The names of the events the tool reads.
+    /// Which of the tool's events `event` is, if any: from its position in
+    /// [`event_names`](Self::event_names) when a splitting thread decoded
+    /// it (no need to look at its name), else by name.
+    #[inline]
+    pub fn kind(&self, event: &Event<'_>) -> Option<Ev> {
+        match event.pre {
+            Some(pre) => EVENTS.get(pre.event as usize).map(|&(_, ev)| ev),
+            None => self.event(event.name),
+        }
+    }
+
+    /// The names of the events the tool reads, in the order of [`EVENTS`]
+    /// (which [`kind`](Self::kind) relies on).
     pub fn event_names() -> impl Iterator<Item = &'static str> {
         EVENTS.iter().map(|&(name, _)| name)
     }

@@ -85,6 +85,37 @@ fn requests_as_text_csv_tsv_jsonl() {
     assert!(out.starts_with("0.000010 "), "{out}");
 }
 
+/// Relative times count from the trace's first timestamp even when its
+/// event is one the tool does not read (the splitting threads leave such
+/// events out, all but that one), from a file and from stdin.
+#[test]
+fn relative_times_count_from_the_first_event_of_any_kind() {
+    let trace = format!(
+        "9@999.500000:dma_blk_cb dbs=0xd1 ret=0\n\
+         guest output\n\
+         9@999.600000:pci_cfg_read mch 00:00.0 @0x0 -> 0x29c08086\n\
+         {}",
+        IDE.repeat(2000)
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &trace).unwrap();
+    let out = cmd()
+        .args(["--relative", "-o", "csv"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let from_file = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        from_file.lines().nth(1),
+        Some("0.500010,2,disk0,ide,read,8,8,4096,4096,ide_dma_cb")
+    );
+    assert_eq!(from_file.lines().count(), 1 + 2 * 2000);
+    let (code, from_stdin, err) = run(&["--relative", "-o", "csv"], &trace);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(from_stdin, from_file);
+}
+
 #[test]
 fn plain_traces_have_no_time_columns() {
     let plain: String = IDE
