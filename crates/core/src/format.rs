@@ -203,6 +203,31 @@ impl CFormat {
         self.match_backtracking(msg, out)
     }
 
+    /// Like [`match_message`](Self::match_message), but appends the slots
+    /// to `out` (left as it was when nothing matches), so that a caller
+    /// collecting the slots of many messages does not copy them;
+    /// `scratch` serves the general matcher.
+    #[inline]
+    pub fn match_appending(
+        &self,
+        msg: &[u8],
+        out: &mut Vec<Slot>,
+        scratch: &mut Vec<Slot>,
+    ) -> bool {
+        let base = out.len();
+        if let Some(plan) = &self.plan {
+            if run_plan(plan, msg, out) {
+                return true;
+            }
+            out.truncate(base);
+        }
+        let matched = self.match_backtracking(msg, scratch);
+        if matched {
+            out.extend_from_slice(scratch);
+        }
+        matched
+    }
+
     /// Whether the straight-line plan alone matches `msg` (for tests and
     /// measurements of how often the general matcher is needed).
     #[doc(hidden)]
@@ -1620,6 +1645,24 @@ mod plan_tests {
                 "format {format:?} message {:?}",
                 String::from_utf8_lossy(m)
             );
+            // Appending after slots already there: those, then the same
+            // slots, or nothing added.
+            let before = Slot {
+                start: 7,
+                end: 9,
+                num: 42,
+                null: true,
+            };
+            let (mut appended, mut scratch) = (vec![before], Vec::new());
+            let c = f.match_appending(m, &mut appended, &mut scratch);
+            let want: Vec<Slot> = if a {
+                std::iter::once(before)
+                    .chain(fast.iter().copied())
+                    .collect()
+            } else {
+                vec![before]
+            };
+            assert_eq!((c, appended), (a, want), "format {format:?}");
         }
     }
 

@@ -44,6 +44,7 @@ pub mod format;
 pub mod glob;
 pub mod input;
 pub mod lines;
+pub mod names;
 pub mod output;
 pub mod predecode;
 pub mod prefetch;

@@ -32,9 +32,8 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use crate::format::{CFormat, Slot};
+use crate::names::NameMap;
 
 /// What the splitting threads do with an event a tool named.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +48,7 @@ enum Listed {
 /// reads at all, shareable with the splitting threads.
 #[derive(Debug, Default)]
 pub struct Predecoder {
-    by_name: FxHashMap<Box<[u8]>, Listed>,
+    by_name: NameMap<Listed>,
     /// The events decoded ahead.
     events: Vec<AheadEvent>,
     /// Events not in `by_name` may be left out.
@@ -66,11 +65,10 @@ impl Predecoder {
     /// in priority order (the catalog's index of each, and its format).
     /// Names without specs are not decoded ahead.
     pub fn add(&mut self, name: &[u8], position: u32, specs: Vec<(u32, CFormat)>) {
-        if specs.is_empty() || self.by_name.contains_key(name) {
+        let next = Listed::Decode(self.events.len() as u32);
+        if specs.is_empty() || !self.by_name.insert(name, next) {
             return;
         }
-        self.by_name
-            .insert(Box::from(name), Listed::Decode(self.events.len() as u32));
         self.events.push(AheadEvent {
             position,
             specs: specs.into_boxed_slice(),
@@ -82,9 +80,7 @@ impl Predecoder {
     pub fn keep_only<'n>(&mut self, names: impl IntoIterator<Item = &'n [u8]>) {
         self.only = true;
         for name in names {
-            if !self.by_name.contains_key(name) {
-                self.by_name.insert(Box::from(name), Listed::Keep);
-            }
+            self.by_name.insert(name, Listed::Keep);
         }
     }
 
@@ -178,9 +174,8 @@ impl Predecoding {
         let order = std::iter::once(first).chain((0..specs.len()).filter(|&i| i != first));
         for i in order {
             let (spec, format) = &specs[i];
-            if format.match_message(message, &mut self.scratch) {
+            if format.match_appending(message, out, &mut self.scratch) {
                 self.preferred[event] = i;
-                out.extend_from_slice(&self.scratch);
                 return Fate::Decoded {
                     spec: *spec,
                     event: *position,

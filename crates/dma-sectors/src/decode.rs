@@ -17,6 +17,7 @@
 
 use qtrace_core::catalog::{Catalog, EventSpecs, Fields, Projection};
 use qtrace_core::format::Slot;
+use qtrace_core::names::NameMap;
 use qtrace_core::scan::Event;
 use qtrace_core::value::Kind;
 
@@ -324,83 +325,6 @@ impl Ev {
     }
 }
 
-/// One longer than the longest name in [`EVENTS`] (at most 32, see [`Key`]).
-const NAME_LIMIT: usize = 28;
-
-/// A name of at most 32 bytes as four words that cover it (overlapping
-/// when it is shorter; zero-padded below 8 bytes): two names of the same
-/// length are equal exactly when their keys are. Compared word by word, in
-/// registers.
-#[derive(Debug, Clone, Copy)]
-struct Key {
-    a: u64,
-    b: u64,
-    c: u64,
-    d: u64,
-}
-
-impl Key {
-    #[inline]
-    fn of(name: &[u8]) -> Key {
-        let n = name.len();
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&name[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        if n >= 8 {
-            let last = n - 8;
-            Key {
-                a: word(0),
-                b: word(last.min(8)),
-                c: word(last.min(16)),
-                d: word(last),
-            }
-        } else {
-            let mut w = [0u8; 8];
-            w[..n].copy_from_slice(name);
-            Key {
-                a: u64::from_le_bytes(w),
-                b: 0,
-                c: 0,
-                d: 0,
-            }
-        }
-    }
-
-    #[inline]
-    fn is(&self, other: &Key) -> bool {
-        self.a == other.a && self.d == other.d && self.b == other.b && self.c == other.c
-    }
-}
-
-/// From an event name to an [`Ev`] without hashing: the names of each length
-/// are few, and their [`Key`]s tell them apart.
-#[derive(Debug)]
-struct NameIndex {
-    by_len: [Vec<(Key, Ev)>; NAME_LIMIT],
-}
-
-impl NameIndex {
-    fn new() -> NameIndex {
-        let mut by_len: [Vec<(Key, Ev)>; NAME_LIMIT] = Default::default();
-        for (name, ev) in EVENTS {
-            by_len[name.len()].push((Key::of(name.as_bytes()), ev));
-        }
-        NameIndex { by_len }
-    }
-
-    #[inline]
-    fn get(&self, name: &[u8]) -> Option<Ev> {
-        let cands = self.by_len.get(name.len())?;
-        if cands.is_empty() {
-            return None;
-        }
-        let key = Key::of(name);
-        cands.iter().find(|(k, _)| k.is(&key)).map(|&(_, ev)| ev)
-    }
-}
-
 /// Why an event of the tool's could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unusable {
@@ -449,7 +373,7 @@ const SCSI: [&[&str]; 2] = [&["len", "count"], &["lba", "sector"]];
 /// reads.
 #[derive(Debug)]
 pub struct Decoder<'c> {
-    names: NameIndex,
+    names: NameMap<Ev>,
     specs: [Option<EventSpecs<'c>>; EVENTS.len()],
     dma_blk_io: Projection<5>,
     dma_complete: Projection<1>,
@@ -472,7 +396,13 @@ impl<'c> Decoder<'c> {
     /// A decoder for the events `catalog` declares.
     pub fn new(catalog: &'c Catalog) -> Decoder<'c> {
         Decoder {
-            names: NameIndex::new(),
+            names: {
+                let mut names = NameMap::new();
+                for (name, ev) in EVENTS {
+                    names.insert(name.as_bytes(), ev);
+                }
+                names
+            },
             specs: EVENTS.map(|(name, _)| catalog.event(name.as_bytes())),
             dma_blk_io: Projection::new(DMA_BLK_IO),
             dma_complete: Projection::new(DBS),
@@ -496,7 +426,7 @@ impl<'c> Decoder<'c> {
     /// decoding; cheap for the names it does not read).
     #[inline]
     pub fn event(&self, name: &[u8]) -> Option<Ev> {
-        self.names.get(name)
+        self.names.get(name).copied()
     }
 
     /// Which of the tool's events `event` is, if any: from its position in
