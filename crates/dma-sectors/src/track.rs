@@ -611,21 +611,22 @@ impl Tracker {
             h.ctrl = Ctrl::Ahci;
             h.dev = Some(dev);
         }
-        let mut d = Draft::new(at, h.source, self.clock);
-        d.hint = Some(h);
-        d.op = h.op;
         let c = h.ctrl.index();
         let immediate = self.expired[c] > 0 && self.joined[c] == 0;
         let state = if immediate { State::Ready } else { State::Open };
+        // Filled where it lies: a draft is large, and copying it twice
+        // showed in profiles.
+        let id = self.push_slot(Draft::new(at, h.source, self.clock), state);
+        let latencies = self.latencies;
+        let Some(Slot { d, .. }) = self.slots.back_mut() else {
+            return;
+        };
+        d.hint = Some(h);
+        d.op = h.op;
         if let Some(req) = h.vreq {
             d.completion = Some(Comp::Virtio(req));
         }
-        let start_ns = if self.latencies {
-            d.meta.time_ns()
-        } else {
-            None
-        };
-        let id = self.push_slot(d, state);
+        let start_ns = if latencies { d.meta.time_ns() } else { None };
         if let Some(req) = h.vreq {
             if self.vreqs.len() >= MAX_TABLE {
                 self.vreqs.clear();

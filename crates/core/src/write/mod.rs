@@ -184,27 +184,39 @@ pub fn push_u64(buf: &mut Vec<u8>, v: u64) {
     buf.extend_from_slice(decimal_digits(v, &mut tmp));
 }
 
-/// The decimal digits of `v`, written at the end of `tmp` (two at a time)
-/// and returned; the bytes before them are left as they were, so a caller
-/// can pre-fill `tmp` with padding.
+/// The decimal digits of `v`, written at the end of `tmp` (four at a time,
+/// from a table of pairs) and returned; the bytes before them are left as
+/// they were, so a caller can pre-fill `tmp` with padding.
 #[inline]
-pub fn decimal_digits(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+pub fn decimal_digits(v: u64, tmp: &mut [u8; 20]) -> &[u8] {
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
                                 2021222324252627282930313233343536373839\
                                 4041424344454647484950515253545556575859\
                                 6061626364656667686970717273747576777879\
                                 8081828384858687888990919293949596979899";
+    let pair = |tmp: &mut [u8; 20], at: usize, p: u32| {
+        let p = p as usize * 2;
+        tmp[at..at + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    };
     let mut i = tmp.len();
-    while v >= 100 {
-        let p = (v % 100) as usize * 2;
-        v /= 100;
+    let mut v = v;
+    // One 64-bit division per four digits; the rest in 32 bits.
+    while v >= 10_000 {
+        let four = (v % 10_000) as u32;
+        v /= 10_000;
+        i -= 4;
+        pair(tmp, i, four / 100);
+        pair(tmp, i + 2, four % 100);
+    }
+    let mut v = v as u32;
+    if v >= 100 {
         i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        pair(tmp, i, v % 100);
+        v /= 100;
     }
     if v >= 10 {
-        let p = v as usize * 2;
         i -= 2;
-        tmp[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        pair(tmp, i, v);
     } else {
         i -= 1;
         tmp[i] = b'0' + v as u8;
@@ -257,7 +269,11 @@ mod tests {
 
     #[test]
     fn decimal_digits_match_to_string() {
-        for v in [
+        let around_powers = (0..20u32).flat_map(|k| {
+            let p = 10u64.pow(k);
+            [p - 1, p, p + 1, p.saturating_mul(7).saturating_add(3)]
+        });
+        for v in around_powers.chain([
             0,
             9,
             10,
@@ -268,7 +284,7 @@ mod tests {
             1 << 40,
             u64::MAX - 1,
             u64::MAX,
-        ] {
+        ]) {
             let mut tmp = [b' '; 20];
             assert_eq!(decimal_digits(v, &mut tmp), v.to_string().as_bytes());
             let mut buf = b"x".to_vec();
