@@ -4,9 +4,10 @@
 //! Input layout: everything before the first `\n` is the C source of a format
 //! (UTF-8 lossily), everything after it is a message. The source goes through
 //! `CFormat::parse` (and its raw bytes through `CFormat::from_printf`); when it
-//! compiles, the message is matched, and every recovered slot is checked
-//! against its own text with a naive number parser, so a match can never
-//! report a value the message does not show.
+//! compiles, the message is matched (also appending after slots already
+//! there), and every recovered slot is checked against its own text with a
+//! naive number parser, so a match can never report a value the message
+//! does not show.
 //!
 //! The same bytes then go through `LineReader::with_limits` with tiny limits
 //! taken from the input (and a reader that returns short reads and
@@ -43,6 +44,12 @@ fn check_format(data: &[u8]) {
     let mut slow: Vec<Slot> = Vec::new();
     let slow_matched = format.match_backtracking(msg, &mut slow);
     assert_eq!((matched, &out), (slow_matched, &slow), "plan and backtracking differ");
+    // Appending after slots already there adds the same slots, or none.
+    let mut appended = slow.clone();
+    let mut scratch = Vec::new();
+    let appending = format.match_appending(msg, &mut appended, &mut scratch);
+    let want: Vec<Slot> = if matched { [&slow[..], &out[..]].concat() } else { slow.clone() };
+    assert_eq!((appending, appended), (matched, want), "appending differs");
     if matched {
         check_slots(&format, msg, &out);
     }
