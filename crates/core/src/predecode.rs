@@ -335,18 +335,32 @@ mod tests {
         "not an event",
     ];
 
+    prop_compose! {
+        /// Up to 60 picks among `kinds` lines, and how to cut their text
+        /// in chunks.
+        fn split_case(kinds: usize)(
+            picks in prop::collection::vec(0..kinds, 0..60),
+            chunk in 1u64..120,
+            workers in 1usize..4,
+        ) -> (Vec<usize>, Chunking) {
+            (picks, Chunking { chunk, workers, overlap: 3 })
+        }
+    }
+
+    /// The lines `picks` chooses from `lines`, each ended by a newline.
+    fn text_of(lines: &[&str], picks: &[usize]) -> Vec<u8> {
+        picks
+            .iter()
+            .flat_map(|&i| [lines[i].as_bytes(), b"\n"].concat())
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn fields_decoded_ahead_are_those_the_tool_would_decode(
-            picks in prop::collection::vec(0..LINES.len(), 0..60),
-            chunk in 1u64..120,
-            workers in 1usize..4,
+            (picks, chunking) in split_case(LINES.len()),
         ) {
-            let mut data = Vec::new();
-            for &i in &picks {
-                data.extend_from_slice(LINES[i].as_bytes());
-                data.push(b'\n');
-            }
+            let data = text_of(&LINES, &picks);
             let stream = |predecode| {
                 Ahead::spawn(Box::new(std::io::Cursor::new(data.clone())), plan(predecode))
             };
@@ -356,7 +370,6 @@ mod tests {
             prop_assert_eq!(&ahead, &want);
             let decodable = picks.iter().filter(|&&i| i < 4).count();
             prop_assert_eq!(used, decodable);
-            let chunking = Chunking { chunk, workers, overlap: 3 };
             let (chunked, _) = decode_all(Ahead::spawn_file(memory(&data), plan(true), chunking), true);
             prop_assert_eq!(&chunked, &want);
         }
@@ -398,15 +411,9 @@ mod tests {
     proptest! {
         #[test]
         fn events_left_out_are_only_unnamed_ones_and_never_the_first_timestamp(
-            picks in prop::collection::vec(0..MIXED.len(), 0..60),
-            chunk in 1u64..120,
-            workers in 1usize..4,
+            (picks, chunking) in split_case(MIXED.len()),
         ) {
-            let mut data = Vec::new();
-            for &i in &picks {
-                data.extend_from_slice(MIXED[i].as_bytes());
-                data.push(b'\n');
-            }
+            let data = text_of(&MIXED, &picks);
             let mut only = plan(true);
             let mut table = catalog().predecoder([&b"ev"[..]]);
             table.keep_only([&b"kept_ev"[..]]);
@@ -414,7 +421,6 @@ mod tests {
             let cursor = || Box::new(std::io::Cursor::new(data.clone()));
             let (all, none) = records(Ahead::spawn(cursor(), plan(false)));
             prop_assert_eq!(none, 0);
-            let chunking = Chunking { chunk, workers, overlap: 3 };
             for (got, left_out) in [
                 records(Ahead::spawn(cursor(), only.clone())),
                 records(Ahead::spawn_file(memory(&data), only.clone(), chunking)),
