@@ -1636,6 +1636,12 @@ mod plan_tests {
             },
         ];
         for m in &variants {
+            // Without a plan both sides are the backtracking matcher, which
+            // on the 64 KiB messages a `*` width of 2^31 renders spends its
+            // whole step budget slowly (minutes per case in a debug build).
+            if f.plan.is_none() && m.len() > 4096 {
+                continue;
+            }
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
             let a = f.match_message(m, &mut fast);
             let b = f.match_backtracking(m, &mut slow);
