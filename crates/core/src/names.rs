@@ -14,7 +14,7 @@ const KEY_MAX: usize = 32;
 /// A name of at most [`KEY_MAX`] bytes as four words that cover it
 /// (overlapping when it is shorter; zero-padded below 8 bytes): two names
 /// of the same length are equal exactly when their keys are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct Key([u64; 4]);
 
 impl Key {

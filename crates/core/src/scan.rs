@@ -136,9 +136,9 @@ pub struct ScanOptions {
     /// tool (see [`crate::predecode`]): worth it for events that make up
     /// much of the input.
     pub predecode: Vec<Box<[u8]>>,
-    /// The only events the tool reads, when it names them: the splitting
-    /// threads may then leave the others out (they are still counted in
-    /// `stats.events`). The first event with a timestamp in each input
+    /// The only events the tool reads, when it names them (with those in
+    /// `predecode`): the splitting threads may then leave the others out
+    /// (they are still counted in `stats.events`). The first event with a timestamp in each input
     /// always comes through whatever its name (others may too), so a tool
     /// can take the time its relative times count from; lines that are not
     /// events always come through. See [`crate::predecode`].
@@ -354,7 +354,9 @@ impl<'c> Scanner<'c> {
         let table = self.predecoder.get_or_insert_with(|| {
             let mut table = catalog.predecoder(names.iter().map(|n| &n[..]));
             if let Some(only) = only {
-                table.keep_only(only.iter().map(|n| &n[..]));
+                // An event decoded ahead is read, even where the catalog
+                // has no spec for it (then the table does not list it).
+                table.keep_only(only.iter().chain(names).map(|n| &n[..]));
             }
             Arc::new(table)
         });

@@ -1170,8 +1170,9 @@ fn r_fuzz_format_11() {
     assert!(f.match_message(&msg, &mut out), "\"[]\" does not match");
 }
 
-/// A tool that names the only events it reads sees those and every line
-/// that is not an event; of the others only the first timestamp comes
+/// A tool that names the only events it reads sees those (and those it
+/// has decoded ahead, even one the catalog has no format for) and every
+/// line that is not an event; of the others only the first timestamp comes
 /// through, and all are counted, from a file split in chunks and from a
 /// compressed stream alike.
 #[test]
@@ -1180,6 +1181,7 @@ fn events_no_one_reads_are_left_out_but_counted() {
     for i in 0..5000 {
         text += &format!("{i}@1700000000.{i:06}:dma_blk_cb dbs=0x1 ret=0\n");
         text += &format!("{i}@1700000000.{i:06}:dma_complete dbs=0x1 ret=0 cb=0x2\n");
+        text += &format!("{i}@1700000000.{i:06}:not_in_any_catalog x={i}\n");
         text += "guest says hello\n";
     }
     let dir = scratch_dir("only-events");
@@ -1190,17 +1192,19 @@ fn events_no_one_reads_are_left_out_but_counted() {
     for path in [&plain, &packed] {
         let opts = ScanOptions {
             only_events: Some(vec![Box::from(&b"dma_complete"[..])]),
+            predecode: vec![Box::from(&b"not_in_any_catalog"[..])],
             ..ScanOptions::default()
         };
         let (stats, errors, seen) = scan_file(path, opts);
         assert_eq!(errors, 0);
-        assert_eq!((stats.events, stats.other), (10_000, 5000));
+        assert_eq!((stats.events, stats.other), (15_000, 5000));
         let count = |what: &str| {
             seen.iter()
                 .filter(|l| l.windows(what.len()).any(|w| w == what.as_bytes()))
                 .count()
         };
         assert_eq!(count("dma_complete"), 5000, "{}", path.display());
+        assert_eq!(count("not_in_any_catalog"), 5000);
         assert_eq!(count("guest says hello"), 5000);
         // The first line of all, and at most one per splitting thread
         // after it.

@@ -509,10 +509,13 @@ impl Tracker {
         self.slots.get(usize::try_from(i).ok()?)
     }
 
-    fn push_slot(&mut self, d: Draft, state: State) -> u64 {
+    /// Queues a request's draft; returns its id and the draft where it now
+    /// lies (a draft is large: fill it there rather than copy it in).
+    fn push_slot(&mut self, d: Draft, state: State) -> (u64, &mut Draft) {
         let id = self.next_id();
+        let at = self.slots.len();
         self.slots.push_back(Slot { state, d });
-        id
+        (id, &mut self.slots[at].d)
     }
 
     fn ready(&mut self, id: u64) {
@@ -614,13 +617,8 @@ impl Tracker {
         let c = h.ctrl.index();
         let immediate = self.expired[c] > 0 && self.joined[c] == 0;
         let state = if immediate { State::Ready } else { State::Open };
-        // Filled where it lies: a draft is large, and copying it twice
-        // showed in profiles.
-        let id = self.push_slot(Draft::new(at, h.source, self.clock), state);
         let latencies = self.latencies;
-        let Some(Slot { d, .. }) = self.slots.back_mut() else {
-            return;
-        };
+        let (id, d) = self.push_slot(Draft::new(at, h.source, self.clock), state);
         d.hint = Some(h);
         d.op = h.op;
         if let Some(req) = h.vreq {
@@ -876,7 +874,7 @@ impl Tracker {
                 d.op = Some(op);
                 d.disk = Some(DiskKey::Blk(bs));
                 d.dma_bs = Some(bs);
-                (self.push_slot(d, State::Open), true, None)
+                (self.push_slot(d, State::Open).0, true, None)
             }
         };
         if let Some(s) = self.slot_mut(id) {
