@@ -6,8 +6,10 @@
 //! bytes of `ps2_put_keycode` go through a [`decode::Decoder`] in the
 //! keyboard's current scancode set, which `ps2_keyboard_event ... set S xlate
 //! X` and the guest's commands (`ps2_write_keyboard` `F0 n`, resets) keep up
-//! to date unless `--set` forces it. Key names come from the bytes alone,
-//! never from `ps2_keyboard_event`'s qcode. Memory is per keyboard: a few
+//! to date unless `--set` forces it; either form of that event is read, the
+//! QKeyCode index (`qcode N`) or, since QEMU 11.1, the Linux key code
+//! (`lnx N`; [`keys::KeyNumber`]). Key names come from the bytes alone,
+//! never from the event's key number. Memory is per keyboard: a few
 //! held-back bytes, the keys held, and one line of text.
 //!
 //! The output formats are specified in this crate's README.md.

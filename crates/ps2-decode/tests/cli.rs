@@ -185,6 +185,72 @@ fn set_flag_forces_the_set() {
     assert!(out.contains("press    print") && out.contains("release  print"));
 }
 
+/// QEMU 11.1 prints the Linux key code (`lnx N`) where earlier versions
+/// printed the QKeyCode index: Up (KEY_UP 103) pressed and released, then
+/// Print Screen (KEY_SYSRQ 99) with its fake shifts, in set 2; then a switch
+/// to set 1 announced by the next key event, and `a` (KEY_A 30) there.
+const LNX_LOG: &str = "\
+ps2_keyboard_event 0x10 lnx 103 down 1 modifier 0x0 modifiers 0x0 set 2 xlate 1
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0x75
+ps2_keyboard_event 0x10 lnx 103 down 0 modifier 0x0 modifiers 0x0 set 2 xlate 1
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0xf0
+ps2_put_keycode 0x10 keycode 0x75
+ps2_keyboard_event 0x10 lnx 99 down 1 modifier 0x0 modifiers 0x0 set 2 xlate 1
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0x12
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0x7c
+ps2_keyboard_event 0x10 lnx 99 down 0 modifier 0x0 modifiers 0x0 set 2 xlate 1
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0xf0
+ps2_put_keycode 0x10 keycode 0x7c
+ps2_put_keycode 0x10 keycode 0xe0
+ps2_put_keycode 0x10 keycode 0xf0
+ps2_put_keycode 0x10 keycode 0x12
+ps2_keyboard_event 0x10 lnx 30 down 1 modifier 0x0 modifiers 0x0 set 1 xlate 0
+ps2_put_keycode 0x10 keycode 0x1e
+ps2_keyboard_event 0x10 lnx 30 down 0 modifier 0x0 modifiers 0x0 set 1 xlate 0
+ps2_put_keycode 0x10 keycode 0x9e
+";
+
+#[test]
+fn linux_key_code_events_of_qemu_11_1() {
+    // The built-in spec alone reads the lnx form: each key event ends the
+    // previous key's bytes, so Print's leading fake shift belongs to it, and
+    // its set applies.
+    let want = "\
+0x10  E0 75                    press    up
+0x10  E0 F0 75                 release  up
+0x10  E0 12 E0 7C              press    print
+0x10  E0 F0 7C E0 F0 12        release  print
+0x10  1E                       press    a
+0x10  9E                       release  a
+";
+    for args in [&["--no-installed-catalog"][..], &[]] {
+        let (code, out, err) = run(args, LNX_LOG);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (0, want, ""),
+            "{args:?}"
+        );
+    }
+    let (code, out, _) = run(&["--no-installed-catalog", "--text"], LNX_LOG);
+    assert_eq!((code, out.as_str()), (0, "<up><print>a\n"));
+    // Without the key events the prefix would end up on Up's release.
+    let bytes_only: String = LNX_LOG
+        .lines()
+        .filter(|l| l.starts_with("ps2_put_keycode "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (_, out, _) = run(&["--no-installed-catalog"], &bytes_only);
+    assert!(
+        out.contains("E0 F0 75 E0 12           release  up\n"),
+        "{out}"
+    );
+}
+
 #[test]
 fn decimal_keycodes_of_old_qemu() {
     // QEMU <= 2.10 printed keycodes in decimal.

@@ -1,14 +1,15 @@
 //! ps2-decode on the real QEMU traces of tests/data, checked against what the
 //! capture harness injected (`keys-injected.tsv`, `keys-sent.tsv`), the
-//! strings it typed (`typed-text.tsv`), and the bytes the guest read
-//! (`guest-kbd-raw-bytes.txt`): never against earlier output of the tool.
+//! strings it typed (`typed-text.tsv`), the bytes the guest read
+//! (`guest-kbd-raw-bytes.txt`) and the key codes the guest decoded
+//! (`guest-evdev.tsv`): never against earlier output of the tool.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ps2_decode::decode::Action;
-use ps2_decode::keys;
+use ps2_decode::keys::{self, KeyNumber};
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,6 +123,7 @@ fn decoded_presses(evs: &[Ev]) -> Vec<(String, Vec<String>)> {
 fn silent_in(set: u8) -> &'static [&'static str] {
     match set {
         2 => &["menu"],
+        3 => &["f18"],
         _ => &[],
     }
 }
@@ -165,7 +167,18 @@ const SCENARIOS: &[(&str, &str, u8)] = &[
     ("B-ps2-pc-set3-plain", "trace.log", 3),
     ("B-ps2-q35-set1-raw-ts", "trace.log", 1),
     ("D-mixed-q35-ts", "trace.log.zst", 2),
+    (Q11_B, "trace.log", 3),
 ];
+
+/// QEMU 11.1, whose `ps2_keyboard_event` prints `lnx N` (the Linux key code).
+const Q11_B: &str = "Q11-B-ps2-pc-set3-plain";
+
+/// QEMU 11.1's own catalog, in the shared folder beside the checkout.
+fn q11_catalog() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/traces/Q11-qemu-info/trace-events-all");
+    p.is_file().then_some(p)
+}
 
 #[test]
 fn keys_and_modifiers_match_what_was_injected() {
@@ -249,6 +262,17 @@ fn typed_strings(dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks that `strings` appear in `text` in order.
+fn assert_strings_in_order(what: &str, text: &str, strings: &[String]) {
+    let mut pos = 0;
+    for s in strings {
+        let Some(i) = text[pos..].find(s.as_str()) else {
+            panic!("{what}: {s:?} not found after byte {pos} of:\n{text}")
+        };
+        pos += i + s.len();
+    }
+}
+
 #[test]
 fn typed_strings_appear_in_order() {
     for &(dir, trace, _) in SCENARIOS {
@@ -260,14 +284,122 @@ fn typed_strings_appear_in_order() {
             args.extend_from_slice(extra);
             args.push(path.to_str().unwrap());
             let text = decode(&args, None);
-            let mut pos = 0;
-            for s in &strings {
-                let Some(i) = text[pos..].find(s.as_str()) else {
-                    panic!("{dir} {extra:?}: {s:?} not found after byte {pos} of:\n{text}")
-                };
-                pos += i + s.len();
-            }
+            assert_strings_in_order(&format!("{dir} {extra:?}"), &text, &strings);
         }
+    }
+}
+
+/// QEMU 11.1's `lnx` key events need no catalog: with the built-in specs
+/// alone, and with 11.1's own catalog when the shared folder has it, the
+/// keys, modifiers and typed text are what the harness injected (`decode`
+/// also checks for an empty stderr: no line was left undecoded).
+#[test]
+fn qemu_11_1_keys_and_text_without_a_catalog() {
+    let path = data(&format!("{Q11_B}/trace.log"));
+    let path = path.to_str().unwrap();
+    let want = expected_presses(Q11_B, 3);
+    assert!(want.len() > 200, "{}", want.len());
+    let strings = typed_strings(Q11_B);
+    assert!(strings.len() >= 4);
+    let catalog = q11_catalog();
+    let mut runs = vec![vec!["--no-installed-catalog"]];
+    if let Some(c) = &catalog {
+        runs.push(vec![
+            "--no-installed-catalog",
+            "--trace-events",
+            c.to_str().unwrap(),
+        ]);
+    }
+    for run in &runs {
+        let mut args = run.clone();
+        args.push(path);
+        let evs = events(&args, None);
+        assert_same_presses(&format!("{Q11_B} {run:?}"), &decoded_presses(&evs), &want);
+        let mut args = run.clone();
+        args.extend(["--text", path]);
+        let text = decode(&args, None);
+        assert_strings_in_order(&format!("{Q11_B} {run:?}"), &text, &strings);
+    }
+}
+
+/// One `ps2_keyboard_event` of a trace: its key number, press or release,
+/// and whether the keyboard emitted bytes for it (a `ps2_put_keycode`
+/// before the next key event).
+#[derive(Debug)]
+struct TracedKey {
+    number: u64,
+    down: bool,
+    emitted: bool,
+}
+
+/// The `ps2_keyboard_event ... <field> N down D ...` lines of a trace.
+fn traced_keys(rel: &str, field: &str) -> Vec<TracedKey> {
+    let mut out: Vec<TracedKey> = Vec::new();
+    for l in trace_text(rel).lines() {
+        if l.contains("ps2_put_keycode ") {
+            if let Some(last) = out.last_mut() {
+                last.emitted = true;
+            }
+            continue;
+        }
+        let Some(i) = l.find("ps2_keyboard_event ") else {
+            continue;
+        };
+        let w: Vec<&str> = l[i..].split(' ').collect();
+        assert_eq!((w[2], w[4]), (field, "down"), "{l}");
+        out.push(TracedKey {
+            number: w[3].parse().unwrap(),
+            down: w[5] == "1",
+            emitted: false,
+        });
+    }
+    out
+}
+
+/// Each `lnx N` names, through the Linux-code table, the key the harness
+/// injected (QEMU's input core sends `sysrq` as `print`).
+#[test]
+fn qemu_11_1_linux_codes_name_the_injected_keys() {
+    let traced = traced_keys(&format!("{Q11_B}/trace.log"), "lnx");
+    let inj = injected(Q11_B);
+    assert_eq!(traced.len(), inj.len());
+    assert!(inj.len() > 400, "{}", inj.len());
+    for (t, (press, name, seq)) in traced.iter().zip(&inj) {
+        let key = KeyNumber::Linux.key(t.number);
+        assert_eq!(
+            (key.map(keys::name), t.down),
+            (Some(keys::canonical(0, name)), *press),
+            "seq {seq}: lnx {}",
+            t.number
+        );
+    }
+}
+
+/// The Linux codes in the trace are the codes the guest kernel reported
+/// for the same key events (`EV_KEY` in `guest-evdev.tsv`): an independent
+/// check of the codes the table pairs with those keys.
+#[test]
+fn qemu_11_1_linux_codes_are_what_the_guest_decoded() {
+    let traced: Vec<(u64, bool)> = traced_keys(&format!("{Q11_B}/trace.log"), "lnx")
+        .into_iter()
+        .filter(|t| t.emitted)
+        .map(|t| (t.number, t.down))
+        .collect();
+    let text = std::fs::read_to_string(data(&format!("{Q11_B}/guest-evdev.tsv"))).unwrap();
+    let guest: Vec<(u64, bool)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[2] == "EV_KEY" && c[4] != "2").then(|| (c[3].parse().unwrap(), c[4] == "1"))
+        })
+        .collect();
+    assert!(guest.len() > 400, "{}", guest.len());
+    assert_eq!(traced, guest);
+    // And every one of them is a key of the table, whose Linux code it is.
+    for (code, _) in &guest {
+        let key = KeyNumber::Linux.key(*code).unwrap();
+        assert_eq!(keys::linux_code(key), Some(*code as u16));
     }
 }
 
@@ -381,7 +513,9 @@ fn key_table_follows_qemus_enum() {
         )
         .unwrap();
         let names = v["values"].as_array().unwrap();
-        assert_eq!(names.len(), 150, "{dir}");
+        // 7.2 has 150 keys; 11.1 all 162 of the table.
+        let want = if dir == Q11_B { keys::KEYS.len() } else { 150 };
+        assert_eq!(names.len(), want, "{dir}");
         for (i, n) in names.iter().enumerate() {
             assert_eq!(Some(keys::KEYS[i].name), n.as_str(), "{dir}: qcode {i}");
         }
