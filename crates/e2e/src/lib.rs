@@ -5,9 +5,11 @@
 //! own boot sector (`tests/live/boot.asm`) reads and writes.
 //!
 //! The tests themselves are in `tests/live.rs`; this library holds what they
-//! share: gating on QEMU being installed ([`qemu_or_skip`]: skipped with a
-//! message locally, a failure when `QTRACE_REQUIRE_QEMU=1` as in `.ci/run`),
-//! running `scripts/capture` ([`capture`]), running the tools in-process
+//! share: the QEMUs to run on ([`qemus_or_skip`], [`for_each_qemu`]: the
+//! system's `qemu-system-x86_64` and those `scripts/get-qemu` fetched,
+//! listed in `QTRACE_QEMUS`; a missing one is skipped with a message
+//! locally, a failure when `QTRACE_REQUIRE_QEMU=1` as in `.ci/run`),
+//! running `scripts/capture` ([`capture`], [`Qemu::capture`]), running the tools in-process
 //! through their `run` functions ([`ToolRun`]), the ground truth of each
 //! scenario ([`BOOT_OPS`], [`KEY_COMBOS`], [`pci_devices`]) and the
 //! comparisons ([`compare_pci`], [`compare_dma`], [`expected_key_events`]).
@@ -19,6 +21,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -82,29 +85,272 @@ pub fn qemu_required() -> bool {
     std::env::var_os(REQUIRE_QEMU).is_some_and(|v| v == "1")
 }
 
-/// QEMU's path when the live test `test` can run. Without QEMU (or the
-/// python3 that `scripts/capture` runs on) this prints why `test` is
-/// skipped and returns `None`, or panics when `QTRACE_REQUIRE_QEMU=1`.
-pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
-    let missing = [QEMU, "python3"]
-        .into_iter()
-        .filter(|n| find_on_path(n).is_none())
-        .collect::<Vec<_>>();
-    if missing.is_empty() {
-        return find_on_path(QEMU);
+/// The extra QEMUs the live tests run besides the system's: a list of
+/// `NAME=FILE` separated by spaces, each FILE a description written by
+/// `scripts/get-qemu` (`qemu.env`: `binary=`, `firmware=`, `module_dir=`,
+/// `trace_events=` lines). `.ci/run` sets it from get-qemu's output.
+pub const QEMUS: &str = "QTRACE_QEMUS";
+
+/// One QEMU the live tests run: the system's `qemu-system-x86_64` or one
+/// listed in [`QEMUS`].
+#[derive(Debug, Clone)]
+pub struct Qemu {
+    /// `system`, or the name given in [`QEMUS`] (e.g. `10.0`).
+    pub name: String,
+    /// What to run.
+    pub binary: PathBuf,
+    /// Firmware folders, given to QEMU with `-L` before its own.
+    pub firmware: Vec<PathBuf>,
+    /// Its modules' folder (`QEMU_MODULE_DIR`), when not the system's.
+    pub module_dir: Option<PathBuf>,
+    /// Its trace-events-all, given to the tools with `--trace-events`
+    /// (none for the system QEMU: the tools read the installed one).
+    pub trace_events: Option<PathBuf>,
+    /// `(major, minor)` from `--version`.
+    pub version: (u32, u32),
+    /// The first line of `--version`.
+    pub version_line: String,
+}
+
+impl Qemu {
+    /// For messages: the name and what `--version` said.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.version_line)
     }
-    let what = missing.join(" and ");
-    if qemu_required() {
-        panic!(
-            "{test}: {what} not found on PATH, and {REQUIRE_QEMU}=1 says the live tests \
-             must run (install Debian's qemu-system-x86, as .ci/run does)"
-        );
+
+    /// For short messages: `7.2 (system)`, or the name given (`10.0`).
+    pub fn short(&self) -> String {
+        if self.name == "system" {
+            format!("{}.{} (system)", self.version.0, self.version.1)
+        } else {
+            self.name.clone()
+        }
     }
-    say(format!(
-        "SKIPPED live test {test}: {what} not found on PATH (install Debian's \
-         qemu-system-x86 to run it; {REQUIRE_QEMU}=1 turns this skip into a failure)"
-    ));
-    None
+
+    /// Whether this QEMU is at least `major.minor`.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        self.version >= (major, minor)
+    }
+
+    /// For folder names: `system`, `10.0`, ...
+    pub fn dir_name(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// The `scripts/capture` arguments that run this QEMU.
+    pub fn capture_args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["--qemu".into(), self.binary.clone().into()];
+        for d in &self.firmware {
+            a.push("--firmware".into());
+            a.push(d.clone().into());
+        }
+        if let Some(m) = &self.module_dir {
+            a.push("--module-dir".into());
+            a.push(m.clone().into());
+        }
+        a
+    }
+
+    /// Runs `scripts/capture` with this QEMU and `args`.
+    pub fn capture<I, S>(&self, args: I) -> Captured
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut all = self.capture_args();
+        all.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        capture(all)
+    }
+
+    /// `flags` with this QEMU's catalog in front, for a tool.
+    fn tool_flags<'a>(&'a self, flags: &[&'a str]) -> Vec<&'a str> {
+        let mut f = Vec::with_capacity(flags.len() + 2);
+        if let Some(cat) = self.trace_events.as_ref().and_then(|p| p.to_str()) {
+            f.extend(["--trace-events", cat]);
+        }
+        f.extend_from_slice(flags);
+        f
+    }
+
+    /// Runs ps2-decode in-process on `input`, with this QEMU's catalog.
+    pub fn ps2_decode(&self, flags: &[&str], input: &Path) -> ToolRun {
+        ps2_decode(&self.tool_flags(flags), input)
+    }
+
+    /// Runs pci-table in-process on `input`, with this QEMU's catalog.
+    pub fn pci_table(&self, flags: &[&str], input: &Path) -> ToolRun {
+        pci_table(&self.tool_flags(flags), input)
+    }
+
+    /// Runs dma-sectors in-process on `input`, with this QEMU's catalog.
+    pub fn dma_sectors(&self, flags: &[&str], input: &Path) -> ToolRun {
+        dma_sectors(&self.tool_flags(flags), input)
+    }
+
+    /// Runs qtrace-filter in-process on `input`, with this QEMU's catalog.
+    pub fn qtrace_filter(&self, flags: &[&str], input: &Path) -> ToolRun {
+        qtrace_filter(&self.tool_flags(flags), input)
+    }
+
+    /// Asks the binary for its version; `Err` says why it cannot run.
+    fn probe(mut self) -> Result<Qemu, String> {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--version");
+        if let Some(m) = &self.module_dir {
+            cmd.env("QEMU_MODULE_DIR", m);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("{}: {e}", self.binary.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().next().unwrap_or("").trim().to_string();
+        let version = line.split_once("version ").map(|(_, v)| v).and_then(|v| {
+            let mut parts = v.split(|c: char| !c.is_ascii_digit());
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        });
+        match (out.status.success(), version) {
+            (true, Some(version)) => {
+                self.version = version;
+                self.version_line = line;
+                Ok(self)
+            }
+            _ => Err(format!(
+                "{} --version: status {:?}, said {line:?} {}",
+                self.binary.display(),
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+}
+
+/// Reads a `scripts/get-qemu` description (`KEY=VALUE` lines).
+fn read_description(name: &str, file: &Path) -> Result<Qemu, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut q = Qemu {
+        name: name.to_string(),
+        binary: PathBuf::new(),
+        firmware: Vec::new(),
+        module_dir: None,
+        trace_events: None,
+        version: (0, 0),
+        version_line: String::new(),
+    };
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let path = || (!value.is_empty()).then(|| PathBuf::from(value));
+        match key.trim() {
+            "binary" => q.binary = PathBuf::from(value),
+            "firmware" => {
+                q.firmware = value
+                    .split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            }
+            "module_dir" => q.module_dir = path(),
+            "trace_events" => q.trace_events = path(),
+            _ => {}
+        }
+    }
+    if q.binary.as_os_str().is_empty() {
+        return Err(format!("{}: no binary= line", file.display()));
+    }
+    Ok(q)
+}
+
+/// Every QEMU the live test `test` is to run on, each one checked to start:
+/// the system's `qemu-system-x86_64` and those listed in [`QEMUS`]. A QEMU
+/// that is missing or does not start (or python3, which `scripts/capture`
+/// runs on, missing) is skipped with a message, or makes this panic when
+/// `QTRACE_REQUIRE_QEMU=1`.
+pub fn qemus_or_skip(test: &str) -> Vec<Qemu> {
+    static FOUND: OnceLock<Vec<Result<Qemu, String>>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let mut all = Vec::new();
+        if find_on_path("python3").is_none() {
+            all.push(Err(
+                "python3 (for scripts/capture) not found on PATH".to_string()
+            ));
+            return all;
+        }
+        all.push(match find_on_path(QEMU) {
+            Some(binary) => Qemu {
+                name: "system".into(),
+                binary,
+                firmware: Vec::new(),
+                module_dir: None,
+                trace_events: None,
+                version: (0, 0),
+                version_line: String::new(),
+            }
+            .probe(),
+            None => Err(format!(
+                "{QEMU} not found on PATH (install Debian's qemu-system-x86)"
+            )),
+        });
+        let list = std::env::var(QEMUS).unwrap_or_default();
+        for entry in list.split_whitespace() {
+            all.push(match entry.split_once('=') {
+                Some((name, file)) => read_description(name, Path::new(file))
+                    .and_then(Qemu::probe)
+                    .map_err(|e| format!("QEMU {name} of {QEMUS}: {e}")),
+                None => Err(format!("{QEMUS}: '{entry}' is not NAME=FILE")),
+            });
+        }
+        all
+    });
+    let mut qemus = Vec::new();
+    for q in found {
+        match q {
+            Ok(q) => qemus.push(q.clone()),
+            Err(why) if qemu_required() => panic!(
+                "{test}: {why}, and {REQUIRE_QEMU}=1 says the live tests must run \
+                 (.ci/run installs and fetches what they need)"
+            ),
+            Err(why) => say(format!(
+                "SKIPPED live test {test} on one QEMU: {why} ({REQUIRE_QEMU}=1 turns this \
+                 skip into a failure)"
+            )),
+        }
+    }
+    qemus
+}
+
+/// Runs the live test `test` once per QEMU of [`qemus_or_skip`], each run
+/// to its end even when another failed; then panics naming every QEMU it
+/// failed on, with its message.
+pub fn for_each_qemu(test: &str, run: impl Fn(&Qemu)) {
+    let qemus = qemus_or_skip(test);
+    let mut failures = Vec::new();
+    for q in &qemus {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(q))) {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            failures.push(format!("on QEMU {}:\n{msg}", q.label()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{test}: failed on {} of {} QEMU(s)\n{}",
+        failures.len(),
+        qemus.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// A live test's folder: temporary, or `$QTRACE_LIVE_KEEP/<test>` (emptied
@@ -325,15 +571,17 @@ impl Style {
         }
     }
 
-    /// Checks that every record has (or, plain, has not) a `time` and a
-    /// `tid`; returns the differences.
-    pub fn check_times(self, records: &[Value], what: &str) -> Vec<String> {
+    /// Checks that every record of a trace made by `qemu` has (or, plain,
+    /// has not) a `time` and a `tid`; returns the differences. Since QEMU
+    /// 10.1, `-msg timestamp=on` prints an ISO-8601 time and no thread id.
+    pub fn check_times(self, records: &[Value], what: &str, qemu: &Qemu) -> Vec<String> {
         let mut problems = Vec::new();
+        let want = self == Style::Timestamps;
+        let want_tid = want && !qemu.at_least(10, 1);
         for (i, r) in records.iter().enumerate() {
             let has_time = r["time"].is_string();
             let has_tid = r["tid"].is_u64();
-            let want = self == Style::Timestamps;
-            if has_time != want || has_tid != want {
+            if has_time != want || has_tid != want_tid {
                 problems.push(format!(
                     "{what} record {}: time {} tid {} in a {} trace",
                     i + 1,
@@ -595,13 +843,28 @@ pub fn check_written_image(image: &Path) -> Vec<String> {
     problems
 }
 
-/// The trace events the DMA tests enable: every event dma-sectors reads for
-/// IDE (DMA and PIO) and AHCI, plus the commands for context.
-pub const DMA_EVENTS: &[&str] = &[
+/// The trace events the DMA tests enable on `qemu`: every event
+/// dma-sectors reads for IDE (DMA and PIO) and AHCI, plus the commands for
+/// context. QEMU 8.0 renamed `ide_exec_cmd` to `ide_bus_exec_cmd` (QEMU
+/// warns about a name it does not have); `*ncq*` covers 8.0's
+/// `execute_ncq_command_write` too.
+pub fn dma_events(qemu: &Qemu) -> Vec<&'static str> {
+    let exec = if qemu.at_least(8, 0) {
+        "ide_bus_exec_cmd"
+    } else {
+        "ide_exec_cmd"
+    };
+    let mut events = DMA_EVENTS.to_vec();
+    events.insert(3, exec);
+    events
+}
+
+/// [`dma_events`] without the IDE command event, whose name depends on the
+/// QEMU version.
+const DMA_EVENTS: &[&str] = &[
     "ide_dma_cb",
     "ide_sector_read",
     "ide_sector_write",
-    "ide_exec_cmd",
     "dma_blk_io",
     "dma_complete",
     "blk_co_preadv",
@@ -936,6 +1199,47 @@ pub fn compare_pci(query_pci: &Value, table: &[Value]) -> PciComparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_of_get_qemu_are_read() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = dir.path().join("qemu.env");
+        std::fs::write(
+            &file,
+            "name=10.0\nversion=1:10.0.2\nbinary=/q/bin/qemu\nfirmware=/q/a:/q/b\n\
+             module_dir=/q/mod\ntrace_events=/q/te\nfuture_key=x\n",
+        )
+        .expect("written");
+        let q = read_description("ten", &file).expect("read");
+        assert_eq!(q.name, "ten");
+        assert_eq!(q.binary, Path::new("/q/bin/qemu"));
+        assert_eq!(q.firmware, [Path::new("/q/a"), Path::new("/q/b")]);
+        assert_eq!(q.module_dir.as_deref(), Some(Path::new("/q/mod")));
+        assert_eq!(q.trace_events.as_deref(), Some(Path::new("/q/te")));
+        let args: Vec<String> = q
+            .capture_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--qemu",
+                "/q/bin/qemu",
+                "--firmware",
+                "/q/a",
+                "--firmware",
+                "/q/b",
+                "--module-dir",
+                "/q/mod"
+            ]
+        );
+        std::fs::write(&file, "firmware=\nmodule_dir=\n").expect("written");
+        assert!(read_description("x", &file).is_err(), "no binary");
+        std::fs::write(&file, "binary=/b\nfirmware=\nmodule_dir=\n").expect("written");
+        let q = read_description("x", &file).expect("read");
+        assert!(q.firmware.is_empty() && q.module_dir.is_none() && q.trace_events.is_none());
+    }
 
     #[test]
     fn expected_sectors_follow_the_ops() {
