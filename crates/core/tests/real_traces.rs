@@ -1,8 +1,8 @@
-//! Tests over the real QEMU 7.2 and 5.2 traces in `tests/data` (unmodified
-//! captures; see `tests/data/README.md`).
+//! Tests over the real QEMU 5.2, 7.2, 10.0 and 11.1 traces in `tests/data`
+//! (unmodified captures; see `tests/data/README.md`).
 //!
 //! (a) The scanner classifies every line exactly as an independent,
-//! hand-written oracle for `^(\d+@\d+\.\d{6}:)?([A-Za-z_][A-Za-z0-9_]*)( |$)`
+//! hand-written oracle for `^(\d+@\d+\.\d{6}:|ISO-8601 time )?([A-Za-z_][A-Za-z0-9_]*)( |$)`
 //! does: same event name, thread id and message on every line, no line lost,
 //! the same count per event name. (b) Every event of the kinds the qtrace
 //! tools decode matches a spec of the built-in catalog alone, and of QEMU's
@@ -29,26 +29,33 @@ use qtrace_core::value::Value;
 /// The QEMU version a trace was captured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Qemu {
-    V72,
     V52,
+    V72,
+    V100,
+    V111,
 }
 
 const PCI_TRACES: &[(&str, Qemu)] = &[
     ("A-pci-pc-plain/trace.log", Qemu::V72),
     ("A-pci-q35-ts/trace.log", Qemu::V72),
     ("V-qemu52/pci-pc/trace.log", Qemu::V52),
+    ("Q10-seabios/pc-ide-ts.log", Qemu::V100),
+    ("Q11-A-pci-pc-ts/trace.log.zst", Qemu::V111),
 ];
 const PS2_TRACES: &[(&str, Qemu)] = &[
     ("B-ps2-pc-set2-xlate-ts/trace.log", Qemu::V72),
     ("B-ps2-pc-set3-plain/trace.log", Qemu::V72),
     ("B-ps2-q35-set1-raw-ts/trace.log", Qemu::V72),
     ("V-qemu52/ps2-pc/trace.log", Qemu::V52),
+    ("Q11-B-ps2-pc-set3-plain/trace.log", Qemu::V111),
 ];
 const DMA_TRACES: &[(&str, Qemu)] = &[
     ("C-dma-pc-ide-ts/trace.log", Qemu::V72),
     ("C-dma-pc-virtio-scsi-ts/trace.log", Qemu::V72),
     ("C-dma-q35-ahci-nvme-plain/trace.log", Qemu::V72),
     ("V-qemu52/dma-q35/trace.log", Qemu::V52),
+    ("Q10-seabios/q35-ahci-plain.log", Qemu::V100),
+    ("Q11-C-dma-pc-ide-nvme-ts/trace.log", Qemu::V111),
 ];
 const MIXED_TRACE: &[(&str, Qemu)] = &[("D-mixed-q35-ts/trace.log.zst", Qemu::V72)];
 
@@ -66,6 +73,8 @@ const DECODED: &[&str] = &[
     "dma_blk_cb",
     "dma_complete",
     "ide_dma_cb",
+    "ide_exec_cmd",
+    "ide_bus_exec_cmd",
     "blk_co_preadv",
     "blk_co_pwritev",
     "process_ncq_command",
@@ -125,11 +134,12 @@ fn oracle_lines(text: &[u8]) -> Vec<OracleLine<'_>> {
         .collect()
 }
 
-/// `^(\d+@\d+\.\d{6}:)?([A-Za-z_][A-Za-z0-9_]*)( |$)`, by hand.
+/// `^(\d+@\d+\.\d{6}:|ISO-8601 time )?([A-Za-z_][A-Za-z0-9_]*)( |$)`, by hand.
 fn oracle_line(line: &[u8]) -> OracleLine<'_> {
-    let (tid, rest) = match tid_prefix(line) {
-        Some((tid, len)) => (Some(tid), &line[len..]),
-        None => (None, line),
+    let (tid, rest) = match (tid_prefix(line), iso_prefix(line)) {
+        (Some((tid, len)), _) => (Some(tid), &line[len..]),
+        (None, Some(len)) => (None, &line[len..]),
+        (None, None) => (None, line),
     };
     let starts_ident = rest
         .first()
@@ -176,6 +186,32 @@ fn tid_prefix(line: &[u8]) -> Option<(u64, usize)> {
     Some((tid, colon + 1))
 }
 
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z ` (QEMU 10.1+): the length with the space.
+fn iso_prefix(line: &[u8]) -> Option<usize> {
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let fits = |at: usize, want: u8| {
+        line.get(at).is_some_and(|&b| match want {
+            b'd' => b.is_ascii_digit(),
+            w => b == w,
+        })
+    };
+    if !(0..shape.len()).all(|i| fits(i, shape[i])) {
+        return None;
+    }
+    let mut at = shape.len();
+    if line.get(at) == Some(&b'.') {
+        let n = line[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if !(1..=6).contains(&n) {
+            return None;
+        }
+        at += 1 + n;
+    }
+    (line.get(at) == Some(&b'Z') && line.get(at + 1) == Some(&b' ')).then_some(at + 2)
+}
+
 /// `pci_cfg_read`/`pci_cfg_write` split on their punctuation:
 /// `DEV BB:SS.F @0xOFFS -> 0xVAL` (7.0+) or `DEV SS:F @0xOFFS -> 0xVAL`
 /// (up to 6.2, decimal). The device name may contain spaces.
@@ -216,7 +252,7 @@ fn pci_oracle(message: &[u8], write: bool, qemu: Qemu) -> Option<PciOracle<'_>> 
     let (rest, offs) = rsplit_once(rest, b" @0x")?;
     let (dev, addr) = rsplit_once(rest, b" ")?;
     let addr = match qemu {
-        Qemu::V72 => {
+        Qemu::V72 | Qemu::V100 | Qemu::V111 => {
             let (bus, rest) = rsplit_once(addr, b":")?;
             let (slot, func) = rsplit_once(rest, b".")?;
             vec![number(bus, 16)?, number(slot, 16)?, number(func, 16)?]
@@ -241,7 +277,7 @@ fn pci_decoded<'a>(f: &Fields<'a>, qemu: Qemu) -> Option<PciOracle<'a>> {
         return None;
     };
     let addr = match qemu {
-        Qemu::V72 => vec![num("bus")?, num("slot")?, num("func")?],
+        Qemu::V72 | Qemu::V100 | Qemu::V111 => vec![num("bus")?, num("slot")?, num("func")?],
         Qemu::V52 => vec![num("devid")?, num("fnid")?],
     };
     Some(PciOracle {
@@ -380,13 +416,18 @@ fn oracle_counts(rel: &str) -> (u64, BTreeMap<Vec<u8>, u64>) {
     (lines.len() as u64, counts)
 }
 
+/// A file of the shared capture set, which sits beside the checkout.
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/traces")
+        .join(rel)
+}
+
 fn installed_catalog() -> Option<Catalog> {
     let path = INSTALLED_CATALOGS
         .iter()
         .map(PathBuf::from)
-        .chain(std::iter::once(PathBuf::from(
-            "/work/shared/traces/qemu-info/trace-events-all",
-        )))
+        .chain(std::iter::once(shared("qemu-info/trace-events-all")))
         .find(|p| p.is_file());
     match path {
         Some(p) => {
@@ -408,19 +449,16 @@ fn installed_catalog() -> Option<Catalog> {
     }
 }
 
-/// QEMU 5.2's own catalog, from the shared capture set (optional: used
-/// when present, for the 5.2 traces only).
-fn qemu52_catalog() -> Option<Catalog> {
-    let p = Path::new("/work/shared/traces/V-qemu52/trace-events-all");
+/// A QEMU version's own catalog from the shared capture set (optional:
+/// used when present, for that version's traces only).
+fn shared_catalog(rel: &str) -> Option<Catalog> {
+    let p = shared(rel);
     if !p.is_file() {
-        eprintln!(
-            "real_traces: not decoding with QEMU 5.2's catalog: {} not found",
-            p.display()
-        );
+        eprintln!("real_traces: not decoding with {}: not found", p.display());
         return None;
     }
     let mut c = Catalog::new();
-    c.add_file(p).unwrap();
+    c.add_file(&p).unwrap();
     Some(c)
 }
 
@@ -429,16 +467,19 @@ fn qemu52_catalog() -> Option<Catalog> {
 fn check_group(traces: &[(&str, Qemu)], expect_kinds: &[&str]) {
     let builtin = Catalog::builtin();
     let installed = installed_catalog();
-    let qemu52 = qemu52_catalog();
+    let qemu52 = shared_catalog("V-qemu52/trace-events-all");
+    let qemu111 = shared_catalog("Q11-qemu-info/trace-events-all");
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
     for &(rel, qemu) in traces {
         let mut decoders: Vec<(&str, &Catalog)> = vec![("built-in", &builtin)];
         // A QEMU catalog knows only its own version's formats: the installed
-        // one (7.2 here) for the 7.2 traces, 5.2's for the 5.2 traces.
-        match (qemu, &installed, &qemu52) {
-            (Qemu::V72, Some(c), _) => decoders.push(("installed", c)),
-            (Qemu::V52, _, Some(c)) => decoders.push(("QEMU 5.2", c)),
-            _ => {}
+        // one (7.2 here) for the 7.2 traces, 5.2's for the 5.2 traces,
+        // 11.1's for the 11.1 traces (10.0's is not in the shared set).
+        match qemu {
+            Qemu::V72 => decoders.extend(installed.as_ref().map(|c| ("installed", c))),
+            Qemu::V52 => decoders.extend(qemu52.as_ref().map(|c| ("QEMU 5.2", c))),
+            Qemu::V111 => decoders.extend(qemu111.as_ref().map(|c| ("QEMU 11.1", c))),
+            Qemu::V100 => {}
         }
         let out = run(rel, qemu, &builtin, &decoders);
         assert!(
@@ -503,6 +544,8 @@ fn dma_traces() {
             "dma_blk_cb",
             "dma_complete",
             "ide_dma_cb",
+            "ide_exec_cmd",
+            "ide_bus_exec_cmd",
             "blk_co_preadv",
             "blk_co_pwritev",
             "process_ncq_command",
@@ -599,6 +642,27 @@ fn oracle_reads_known_lines() {
     );
     // Five digits of microseconds: no prefix, and a digit cannot start a name.
     assert_eq!(oracle_line(b"1@2.00000:x y").name, None);
+    for (line, name) in [
+        (
+            &b"2026-12-03T16:33:58.860340Z pci_cfg_read x"[..],
+            Some(&b"pci_cfg_read"[..]),
+        ),
+        (
+            b"2026-12-03T16:33:58Z ps2_read_data 0x1",
+            Some(b"ps2_read_data"),
+        ),
+        (b"2026-12-03T16:33:58.Z x_y", None),
+        (b"2026-12-03T16:33:58.1234567Z x_y", None),
+        (b"2026-12-03 16:33:58Z x_y", None),
+    ] {
+        assert_eq!(
+            oracle_line(line).name,
+            name,
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+        assert_eq!(oracle_line(line).tid, None);
+    }
     assert_eq!(oracle_line(b"qemu-system-x86_64: warning").name, None);
     assert_eq!(oracle_line(b"").name, None);
     assert_eq!(oracle_lines(b"a\nb\r\nc").len(), 3);

@@ -1,4 +1,4 @@
-//! dma-sectors on the real QEMU 7.2 and 5.2 traces of tests/data, checked
+//! dma-sectors on the real QEMU 7.2, 5.2 and 11.1 traces of tests/data, checked
 //! against ground truth gathered outside the trace: the O_DIRECT operations
 //! the guest issued (`dma-ops.tsv`), which image backs which guest disk
 //! (`disks.tsv`), QEMU's drive order (`query-block.json`), the guest's view
@@ -169,6 +169,32 @@ fn guest_disks(scenario: &str) -> BTreeMap<String, (String, &'static str, u64)> 
     out
 }
 
+/// Seconds since the Unix epoch of a trace time as printed: `SEC.USEC`
+/// (QEMU up to 10.0) or ISO-8601 UTC `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` (10.1+),
+/// converted here with the civil-calendar day count, not with qtrace's code.
+fn epoch_seconds(time: &str) -> f64 {
+    let Some((date, clock)) = time.split_once('T') else {
+        return time.parse().unwrap_or_else(|_| panic!("time {time:?}"));
+    };
+    let num = |t: &str| t.parse::<i64>().unwrap_or_else(|_| panic!("time {time:?}"));
+    let ymd: Vec<i64> = date.split('-').map(num).collect();
+    let (y, m, d) = (ymd[0], ymd[1], ymd[2]);
+    // Days from 1970-01-01 to y-m-d (proleptic Gregorian), March-based year.
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let clock = clock
+        .strip_suffix('Z')
+        .unwrap_or_else(|| panic!("time {time:?}"));
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
+    let hms: Vec<i64> = hms.split(':').map(num).collect();
+    let whole = days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
+    whole as f64 + format!("0.{frac}").parse::<f64>().unwrap()
+}
+
 fn source_kind(source: &str) -> &'static str {
     match source {
         "ide_dma_cb" | "ide_sector_read" | "ide_sector_write" => "ide",
@@ -197,7 +223,7 @@ fn check_scenario(scenario: &str, trace: &str, timed: bool) {
             if !timed {
                 return r["time"].is_null() && r["tid"].is_null();
             }
-            let t: f64 = s(r, "time").parse().unwrap();
+            let t = epoch_seconds(&s(r, "time"));
             t >= e.t_begin && t <= e.t_end
         };
         let found = reqs[pos..].iter().position(|r| {
@@ -281,6 +307,21 @@ fn ahci_ncq_and_nvme() {
     // NCQ writes are traced as execute_ncq_command_read in QEMU 7.2: the
     // direction must come from process_ncq_command's opcode.
     check_scenario("C-dma-q35-ahci-nvme-plain", "trace.log", false);
+}
+
+#[test]
+fn qemu111_ide_and_nvme_with_iso_times() {
+    // QEMU 11.1: ISO-8601 times without a thread id, ide_bus_exec_cmd.
+    check_scenario("Q11-C-dma-pc-ide-nvme-ts", "trace.log", true);
+}
+
+#[test]
+fn epoch_seconds_of_both_time_forms() {
+    assert_eq!(epoch_seconds("1796315819.359301"), 1_796_315_819.359301);
+    // date -u -d @1796315819 prints Thu Dec  3 16:36:59 UTC 2026
+    assert_eq!(epoch_seconds("2026-12-03T16:36:59Z"), 1_796_315_819.0);
+    assert_eq!(epoch_seconds("1970-01-01T00:00:00.5Z"), 0.5);
+    assert_eq!(epoch_seconds("2000-03-01T00:00:00Z"), 951_868_800.0);
 }
 
 #[test]
