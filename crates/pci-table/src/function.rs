@@ -18,7 +18,10 @@
 //! are write-one-to-clear, and a BAR holds `written & mask | flags` once its
 //! mask is known. BAR sizing (an all-ones write, the read-back of the mask,
 //! the restore) is recognised per register; the mask gives the size and the
-//! probe never counts as the address.
+//! probe never counts as the address. A BAR's type bits come from a read of
+//! its own value (see [`TypeBits`]), never from a sizing read-back when such
+//! a read exists: a BAR smaller than 16 bytes has writable bits 1-3, so its
+//! read-back shows them set.
 
 use crate::regs::{self, CapRef, Layout, WriteKind};
 use crate::space::{EXTENDED, Know, Space, Width, width_bounds};
@@ -74,6 +77,9 @@ struct Sizing {
     mask: Option<u32>,
     /// The register's value before the probe (its address while sizing).
     before: Option<u32>,
+    /// The low nibble of the first read of the register made while it was
+    /// not being sized: a BAR's type bits as the register really holds them.
+    value_bits: Option<u32>,
 }
 
 const SIZING_FIRST: usize = 0x10;
@@ -109,6 +115,93 @@ pub struct Bar {
     pub size: Option<u64>,
     /// For the expansion ROM: the enable bit.
     pub enabled: Option<bool>,
+    /// True when no read of the register's own value was traced, so its type
+    /// comes from the sizing read-back (right for every BAR whose type bits
+    /// are read-only, as the specification has them; wrong for a BAR
+    /// smaller than 16 bytes, whose bits 1-3 are address bits).
+    pub type_from_sizing: bool,
+}
+
+/// The type bits of a BAR register and what they make of its sizing
+/// read-back.
+///
+/// Bit 0 tells I/O from memory; for memory, bits 1-2 are the type (0 32-bit,
+/// 1 below 1 MiB, 2 64-bit) and bit 3 is prefetchable; for I/O, bit 1 is
+/// reserved. These bits are read-only in a BAR the specification describes,
+/// but QEMU's write mask of a BAR is simply the complement of its size less
+/// one, so a 2-byte memory BAR (`pvpanic-pci`) reads back `0xfffffffe` after
+/// the all-ones probe. The type bits therefore come from a read of the
+/// register's value made when the guest had not just written all-ones; a
+/// low bit that such a read has clear and the read-back has set is an
+/// address bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeBits {
+    /// The register's low bits as read: bits 0-1 of an I/O BAR, bits 0-3
+    /// of a memory BAR.
+    pub bits: u32,
+    /// True when no such read exists and the bits are the sizing
+    /// read-back's.
+    pub from_sizing: bool,
+}
+
+impl TypeBits {
+    /// The type bits from `value` (a read of the register that was not a
+    /// sizing read-back), else from the sizing read-back `readback`; `None`
+    /// when there is neither (or the read-back is 0: no BAR).
+    pub fn of(value: Option<u32>, readback: Option<u32>) -> Option<TypeBits> {
+        let (v, from_sizing) = match (value, readback) {
+            (Some(v), _) => (v, false),
+            (None, Some(m)) if m != 0 => (m, true),
+            _ => return None,
+        };
+        let low = if v & 1 == 1 { 0x3 } else { 0xf };
+        Some(TypeBits {
+            bits: v & low,
+            from_sizing,
+        })
+    }
+
+    /// The bits that are type bits rather than address bits in a BAR of
+    /// the specification: `0x3` for I/O, `0xf` for memory.
+    pub fn low_mask(self) -> u32 {
+        if self.is_io() { 0x3 } else { 0xf }
+    }
+
+    /// Decodes I/O ports.
+    pub fn is_io(self) -> bool {
+        self.bits & 1 == 1
+    }
+
+    /// A 64-bit memory BAR (type 2), the low half of a register pair.
+    pub fn is_mem64(self) -> bool {
+        !self.is_io() && (self.bits >> 1) & 3 == 2
+    }
+
+    /// A memory BAR of the legacy below-1M type (type 1).
+    pub fn is_below_1m(self) -> bool {
+        !self.is_io() && (self.bits >> 1) & 3 == 1
+    }
+
+    /// A prefetchable memory BAR.
+    pub fn is_prefetchable(self) -> bool {
+        !self.is_io() && self.bits & 8 != 0
+    }
+
+    /// The address bits of a sizing read-back: the bits above the type
+    /// bits, plus each type-bit position the read-back has set where the
+    /// register's own value had it clear (it took the probe's one: writable).
+    pub fn address_mask(self, readback: u32) -> u32 {
+        let low = self.low_mask();
+        (readback & !low) | (readback & !self.bits & low)
+    }
+
+    /// The address in the register value `value`: its read-only type bits
+    /// cleared (with the sizing read-back `readback`, when there is one, to
+    /// tell which low bits are writable).
+    pub fn address(self, value: u32, readback: Option<u32>) -> u32 {
+        let writable = readback.map_or(0, |m| self.address_mask(m));
+        value & !(self.low_mask() & !writable)
+    }
 }
 
 /// What a BAR decodes.
@@ -276,6 +369,9 @@ impl Function {
         let layout = self.layout();
         let width = self.resolve_width(op, off, bounds, layout);
         let role = self.sizing_role(op, off, value, width);
+        if op == Op::Read {
+            self.note_value_bits(off, value);
+        }
         let mut changed = None;
         match op {
             Op::Read => {
@@ -389,6 +485,18 @@ impl Function {
         }
     }
 
+    /// Keeps the low nibble of a read of a BAR-area register that was not a
+    /// sizing read-back (the register was not just written all-ones).
+    fn note_value_bits(&mut self, off: usize, value: u32) {
+        if off < SIZING_FIRST || off % 4 != 0 || off >= SIZING_FIRST + 4 * SIZING_SLOTS {
+            return;
+        }
+        let s = &mut self.sizing[(off - SIZING_FIRST) / 4];
+        if s.state == SizeState::Idle && s.value_bits.is_none() {
+            s.value_bits = Some(value & 0xf);
+        }
+    }
+
     fn apply_write(&mut self, off: usize, value: u32, width: Width, layout: Option<Layout>) {
         if width == Width::exact(4)
             && let Some(layout) = layout
@@ -433,32 +541,21 @@ impl Function {
                 None => w & 0xffff_f801,
             },
             Slot::Upper => mask.map_or(w, |m| w & m),
-            Slot::Bar => match (mask, self.bar_flags(off)) {
-                (Some(m), _) => {
-                    let am = if m & 1 == 1 { !3 } else { !0xf };
-                    (w & m & am) | (m & !am)
-                }
-                (None, Some(f)) => {
-                    let am = if f & 1 == 1 { !3 } else { !0xf };
-                    (w & am) | (f & !am)
-                }
-                (None, None) => w,
+            Slot::Bar => match (mask, self.type_bits((off - SIZING_FIRST) / 4, None)) {
+                (Some(0), _) => 0,
+                (Some(m), Some(t)) => (w & t.address_mask(m)) | t.bits,
+                (None, Some(t)) => (w & !t.low_mask()) | t.bits,
+                (_, None) => w,
             },
         })
     }
 
-    /// The low flag bits of the BAR at `off`: from its mask, else from a read.
-    fn bar_flags(&self, off: usize) -> Option<u32> {
-        let s = self.sizing.get((off - SIZING_FIRST) / 4)?;
-        if let Some(m) = s.mask
-            && m != 0
-        {
-            return Some(m & 0xf);
-        }
-        match self.space.raw(off) {
-            (b, Know::Read) => Some(u32::from(b) & 0xf),
-            _ => None,
-        }
+    /// The type bits of the BAR register `k`: from a read of its value
+    /// (`fallback`, else the first read that was not a sizing read-back),
+    /// else from its sizing read-back.
+    fn type_bits(&self, k: usize, fallback: Option<u32>) -> Option<TypeBits> {
+        let s = self.sizing.get(k)?;
+        TypeBits::of(s.value_bits.or(fallback), s.mask)
     }
 
     fn slot_role(&self, layout: Layout, off: usize) -> Option<Slot> {
@@ -472,9 +569,7 @@ impl Function {
             if o == off {
                 return Some(Slot::Bar);
             }
-            let is64 = self
-                .bar_flags(o)
-                .is_some_and(|f| f & 1 == 0 && (f >> 1) & 3 == 2);
+            let is64 = self.type_bits(k, None).is_some_and(TypeBits::is_mem64);
             if is64 && k + 1 < n {
                 if o + 4 == off {
                     return Some(Slot::Upper);
@@ -672,39 +767,44 @@ impl Function {
         while k < n {
             let off = SIZING_FIRST + 4 * k;
             let (val, mask) = (self.reg_value(k), self.mask(k));
-            let flags = match (mask, val) {
-                (Some(0), _) | (None, None) | (None, Some(0)) => {
-                    k += 1;
-                    continue;
-                }
-                (Some(m), _) => m & 0xf,
-                (None, Some(v)) => v & 0xf,
+            if matches!((mask, val), (Some(0), _) | (None, None) | (None, Some(0))) {
+                k += 1;
+                continue;
+            }
+            // A BAR never sized keeps its value's flags (as observed).
+            let fallback = if mask.is_none() { val } else { None };
+            let Some(t) = self.type_bits(k, fallback) else {
+                k += 1;
+                continue;
             };
-            if flags & 1 == 1 {
+            let address_mask = mask.map(|m| t.address_mask(m));
+            let address = val.map(|v| t.address(v, mask));
+            if t.is_io() {
                 out.push(Bar {
                     index: k as u8,
                     offset: off,
                     kind: BarKind::Io,
-                    address: val.map(|v| u64::from(v & !3)),
-                    size: mask.and_then(|m| lowest_bit(u64::from(m & !3))),
+                    address: address.map(u64::from),
+                    size: address_mask.and_then(|m| lowest_bit(u64::from(m))),
                     enabled: None,
+                    type_from_sizing: t.from_sizing,
                 });
                 k += 1;
                 continue;
             }
-            let prefetch = flags & 8 != 0;
-            if (flags >> 1) & 3 == 2 {
+            let prefetch = t.is_prefetchable();
+            if t.is_mem64() {
                 let (uval, umask) = if k + 1 < n {
                     (self.reg_value(k + 1), self.mask(k + 1))
                 } else {
                     (None, None)
                 };
-                let address = match (val, uval) {
-                    (Some(v), Some(u)) => Some(u64::from(u) << 32 | u64::from(v & !0xf)),
+                let address = match (address, uval) {
+                    (Some(v), Some(u)) => Some(u64::from(u) << 32 | u64::from(v)),
                     _ => None,
                 };
-                let size = mask.and_then(|m| {
-                    let lo = u64::from(m & !0xf);
+                let size = address_mask.and_then(|lo| {
+                    let lo = u64::from(lo);
                     let full = match umask {
                         Some(u) => u64::from(u) << 32 | lo,
                         None if lo != 0 => 0xffff_ffff_0000_0000 | lo,
@@ -719,17 +819,19 @@ impl Function {
                     address,
                     size,
                     enabled: None,
+                    type_from_sizing: t.from_sizing,
                 });
                 k += 2;
             } else {
-                let bits = if (flags >> 1) & 3 == 1 { 20 } else { 32 };
+                let bits = if t.is_below_1m() { 20 } else { 32 };
                 out.push(Bar {
                     index: k as u8,
                     offset: off,
                     kind: BarKind::Mem { bits, prefetch },
-                    address: val.map(|v| u64::from(v & !0xf)),
-                    size: mask.and_then(|m| lowest_bit(u64::from(m & !0xf))),
+                    address: address.map(u64::from),
+                    size: address_mask.and_then(|m| lowest_bit(u64::from(m))),
                     enabled: None,
+                    type_from_sizing: t.from_sizing,
                 });
                 k += 1;
             }
@@ -746,6 +848,7 @@ impl Function {
                     address: val.map(|v| u64::from(v & 0xffff_f800)),
                     size: mask.and_then(|m| lowest_bit(u64::from(m & 0xffff_f800))),
                     enabled: val.map(|v| v & 1 == 1),
+                    type_from_sizing: false,
                 });
             }
         }
@@ -901,6 +1004,119 @@ mod tests {
         assert_eq!(bars[0].size, Some(0x4000));
         // The upper half is still the probe's read-back: its address is the value before.
         assert_eq!(bars[0].address, Some(0xfe20_0000));
+    }
+
+    #[test]
+    fn type_bits_come_from_the_value_not_the_sizing_read_back() {
+        // pvpanic-pci: a 2-byte memory BAR, value 0, read-back 0xfffffffe.
+        let t = TypeBits::of(Some(0), Some(0xffff_fffe)).unwrap();
+        assert_eq!((t.bits, t.from_sizing), (0, false));
+        assert!(!t.is_io() && !t.is_mem64() && !t.is_prefetchable() && !t.is_below_1m());
+        assert_eq!(t.address_mask(0xffff_fffe), 0xffff_fffe, "size 2");
+        assert_eq!(t.address(0xfebf_c000, Some(0xffff_fffe)), 0xfebf_c000);
+        // The same read-back alone would say 32-bit prefetchable with reserved
+        // type 3: that is what is left when no value was read (and said so).
+        let s = TypeBits::of(None, Some(0xffff_fffe)).unwrap();
+        assert_eq!((s.bits, s.from_sizing), (0xe, true));
+        assert!(s.is_prefetchable());
+        assert_eq!(s.address_mask(0xffff_fffe), 0xffff_fff0);
+        // An I/O BAR: bit 1 is reserved, bits from 2 up are the address.
+        let io = TypeBits::of(Some(0xc001), Some(0xffff_ff01)).unwrap();
+        assert_eq!(io.bits, 1);
+        assert!(io.is_io() && !io.is_prefetchable() && !io.is_mem64());
+        assert_eq!(io.address_mask(0xffff_ff01), 0xffff_ff00, "256 ports");
+        assert_eq!(io.address(0xc001, Some(0xffff_ff01)), 0xc000);
+        // A 2-port I/O BAR (QEMU's mask reaches bit 1).
+        let io2 = TypeBits::of(Some(1), Some(0xffff_ffff)).unwrap();
+        assert_eq!(io2.address_mask(0xffff_ffff), 0xffff_fffe);
+        // A 64-bit prefetchable BAR: the read-back repeats the type bits.
+        let m64 = TypeBits::of(Some(0xfe00_000c), Some(0xffff_c00c)).unwrap();
+        assert!(m64.is_mem64() && m64.is_prefetchable() && !m64.is_io());
+        assert_eq!(m64.address_mask(0xffff_c00c), 0xffff_c000);
+        assert_eq!(m64.address(0xfe00_000c, Some(0xffff_c00c)), 0xfe00_0000);
+        // No BAR, or nothing known.
+        assert_eq!(TypeBits::of(None, Some(0)), None);
+        assert_eq!(TypeBits::of(None, None), None);
+    }
+
+    #[test]
+    fn tiny_memory_bar_sized_by_seabios() {
+        // pvpanic-pci's BAR0 as SeaBIOS sizes and places it (QEMU 7.2).
+        let mut d = Function::new(0, 1, 0, true, b"pvpanic-pci", 0);
+        let roles = apply(
+            &mut d,
+            &[
+                (R, 0, 0x0011_1b36),
+                (R, 0xe, 0),
+                (R, 0x10, 0),
+                (W, 0x10, 0xffff_ffff),
+                (R, 0x10, 0xffff_fffe),
+                (W, 0x10, 0),
+                (W, 0x10, 0xfebf_c000),
+            ],
+        );
+        assert_eq!(roles[3..6], [Role::Probe, Role::Sizing, Role::Restore]);
+        let bars = d.bars();
+        assert_eq!(bars.len(), 1, "{bars:?}");
+        assert_eq!(
+            bars[0].kind,
+            BarKind::Mem {
+                bits: 32,
+                prefetch: false
+            }
+        );
+        assert_eq!(
+            (bars[0].address, bars[0].size, bars[0].type_from_sizing),
+            (Some(0xfebf_c000), Some(2), false)
+        );
+        // The register (and so the -x dump) holds the address, no flag bits.
+        assert_eq!(d.space.u32(0x10), Some(0xfebf_c000));
+    }
+
+    #[test]
+    fn sizing_without_a_read_of_the_value_says_so() {
+        let mut d = f();
+        apply(
+            &mut d,
+            &[
+                (R, 0xe, 0),
+                (W, 0x10, 0xffff_ffff),
+                (R, 0x10, 0xffff_f008),
+                (W, 0x10, 0xfe00_0000),
+                // A read after the restore is the register's value again.
+                (W, 0x14, 0xffff_ffff),
+                (R, 0x14, 0xffff_fffe),
+                (W, 0x14, 0xfe00_1000),
+                (R, 0x14, 0xfe00_1000),
+            ],
+        );
+        let bars = d.bars();
+        assert_eq!(bars.len(), 2, "{bars:?}");
+        assert_eq!(
+            bars[0].kind,
+            BarKind::Mem {
+                bits: 32,
+                prefetch: true
+            }
+        );
+        assert_eq!(
+            (bars[0].size, bars[0].type_from_sizing),
+            (Some(0x1000), true)
+        );
+        assert_eq!(d.space.u32(0x10), Some(0xfe00_0008));
+        // Until the read after the address was programmed, BAR1's type was
+        // the read-back's; that read gives the real one.
+        assert_eq!(
+            bars[1].kind,
+            BarKind::Mem {
+                bits: 32,
+                prefetch: false
+            }
+        );
+        assert_eq!(
+            (bars[1].address, bars[1].size, bars[1].type_from_sizing),
+            (Some(0xfe00_1000), Some(2), false)
+        );
     }
 
     #[test]

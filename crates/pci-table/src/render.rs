@@ -244,6 +244,12 @@ fn bar_line(b: &Bar, out: &mut Vec<u8>) {
         Some(s) => format!(" [size={}]", human_size(s)),
         None => " [size not measured: the guest did not size it]".to_string(),
     };
+    // Said when the type bits may be a tiny BAR's address bits.
+    let size = if b.type_from_sizing {
+        size + " [type from the sizing read-back: the register's value was not read]"
+    } else {
+        size
+    };
     let _ = match b.kind {
         BarKind::Io => writeln!(out, "\tRegion {}: I/O ports at {}{size}", b.index, addr(4)),
         BarKind::Mem { bits, prefetch } => writeln!(
@@ -806,6 +812,36 @@ mod tests {
     }
 
     #[test]
+    fn a_type_known_only_from_the_sizing_read_back_is_said() {
+        let mut bar = Bar {
+            index: 1,
+            offset: 0x14,
+            kind: BarKind::Mem {
+                bits: 32,
+                prefetch: true,
+            },
+            address: Some(0xfe00_0000),
+            size: Some(0x1000),
+            enabled: None,
+            type_from_sizing: true,
+        };
+        let mut out = Vec::new();
+        bar_line(&bar, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\tRegion 1: Memory at fe000000 (32-bit, prefetchable) [size=4K] \
+             [type from the sizing read-back: the register's value was not read]\n"
+        );
+        bar.type_from_sizing = false;
+        let mut out = Vec::new();
+        bar_line(&bar, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\tRegion 1: Memory at fe000000 (32-bit, prefetchable) [size=4K]\n"
+        );
+    }
+
+    #[test]
     fn compact_and_json_bars() {
         let bars = [
             Bar {
@@ -818,6 +854,7 @@ mod tests {
                 address: Some(0xfe20_0000),
                 size: Some(0x4000),
                 enabled: None,
+                type_from_sizing: false,
             },
             Bar {
                 index: 6,
@@ -826,6 +863,7 @@ mod tests {
                 address: None,
                 size: Some(1 << 60),
                 enabled: None,
+                type_from_sizing: false,
             },
         ];
         assert_eq!(
