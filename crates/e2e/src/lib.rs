@@ -174,7 +174,8 @@ impl Qemu {
     /// `flags` with this QEMU's catalog in front, for a tool.
     fn tool_flags<'a>(&'a self, flags: &[&'a str]) -> Vec<&'a str> {
         let mut f = Vec::with_capacity(flags.len() + 2);
-        if let Some(cat) = self.trace_events.as_ref().and_then(|p| p.to_str()) {
+        if let Some(cat) = &self.trace_events {
+            let cat = cat.to_str().expect("get-qemu's catalog paths are UTF-8");
             f.extend(["--trace-events", cat]);
         }
         f.extend_from_slice(flags);
