@@ -190,7 +190,7 @@ impl Batch {
     ) {
         match ev {
             LineEvent::Line(line) => {
-                let kind = match classify_with(line, knows) {
+                let kind = match classify_with(line, &knows) {
                     Record::Other(_) => Kind::Other,
                     Record::Event(e) => Kind::Event {
                         pre: match pre {
@@ -199,11 +199,16 @@ impl Batch {
                                 let start = self.slots.len() as u32;
                                 let timed = e.prefix.time.is_some();
                                 match p.sort(e.name, e.message, timed, &mut self.slots) {
-                                    Fate::LeftOut => {
+                                    // A damaged name of one of the tool's
+                                    // events comes through, for the tool
+                                    // to count.
+                                    Fate::LeftOut
+                                        if knows(e.name) || !p.table().near_listed(e.name) =>
+                                    {
                                         self.left_out += 1;
                                         return;
                                     }
-                                    Fate::Kept => None,
+                                    Fate::LeftOut | Fate::Kept => None,
                                     Fate::Decoded { spec, event } => Some(PreSpan {
                                         spec,
                                         event,

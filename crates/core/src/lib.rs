@@ -43,6 +43,7 @@ pub mod error;
 pub mod format;
 pub mod glob;
 pub mod input;
+pub mod limits;
 pub mod lines;
 pub mod names;
 pub mod output;

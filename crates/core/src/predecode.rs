@@ -20,7 +20,10 @@
 //! A tool that reads only some events names them in
 //! [`ScanOptions::only_events`]; the splitting threads then leave the
 //! others out of their batches (and count them), so that the tool's thread
-//! neither rebuilds nor looks at them. One event is kept whatever its name:
+//! neither rebuilds nor looks at them. Events whose name no catalog declares
+//! and is one byte off one of the tool's are kept too, so that the tool can
+//! count damaged names ([`crate::limits::damaged_name_of`]). One event is
+//! kept whatever its name:
 //! the first with a timestamp that each splitting thread sees. A thread
 //! splits its part of the input in order (all of a stream, every n-th chunk
 //! of a file), so the input's first timestamp, from which tools count
@@ -53,6 +56,8 @@ pub struct Predecoder {
     events: Vec<AheadEvent>,
     /// Events not in `by_name` may be left out.
     only: bool,
+    /// The names in `by_name`, for telling damaged forms of them.
+    names: Vec<Box<[u8]>>,
 }
 
 impl Predecoder {
@@ -69,6 +74,7 @@ impl Predecoder {
         if specs.is_empty() || !self.by_name.insert(name, next) {
             return;
         }
+        self.names.push(name.into());
         self.events.push(AheadEvent {
             position,
             specs: specs.into_boxed_slice(),
@@ -80,8 +86,16 @@ impl Predecoder {
     pub fn keep_only<'n>(&mut self, names: impl IntoIterator<Item = &'n [u8]>) {
         self.only = true;
         for name in names {
-            self.by_name.insert(name, Listed::Keep);
+            if self.by_name.insert(name, Listed::Keep) {
+                self.names.push(name.into());
+            }
         }
+    }
+
+    /// True when `name` is one byte off one of the table's names (a
+    /// damaged name, when no catalog declares it).
+    pub(crate) fn near_listed(&self, name: &[u8]) -> bool {
+        crate::limits::damaged_name_of(name, &self.names).is_some()
     }
 
     /// True when it has nothing for the splitting threads to do: no event
@@ -147,6 +161,11 @@ impl Predecoding {
             scratch: Vec::new(),
             timed: false,
         }
+    }
+
+    /// The table this thread uses.
+    pub(crate) fn table(&self) -> &Predecoder {
+        &self.table
     }
 
     /// Decides about the event `name` with arguments `message` (`timed`:

@@ -22,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::chunks::Chunking;
 use crate::error::{Error, Result};
 use crate::input::{Encoding, Input};
+use crate::limits::Limit;
 use crate::lines::{DEFAULT_MAX_LINE, Line};
 use crate::predecode::{Predecoded, Predecoder};
 use crate::recognize::{Prefix, PrefixKind, recognize, recognize_wrapped};
@@ -141,7 +142,8 @@ pub struct ScanOptions {
     /// (they are still counted in `stats.events`). The first event with a timestamp in each input
     /// always comes through whatever its name (others may too), so a tool
     /// can take the time its relative times count from; lines that are not
-    /// events always come through. See [`crate::predecode`].
+    /// events, and damaged names of the tool's events (see
+    /// [`crate::limits::damaged_name_of`]), always come through. See [`crate::predecode`].
     pub only_events: Option<Vec<Box<[u8]>>>,
     /// Whether the tool uses [`Line::number`]. When it does not, the lines
     /// of a regular file come with number 0 and `stats.lines` stays 0: the
@@ -442,7 +444,24 @@ impl Scanner<'_> {
         let mut time: Vec<u8> = Vec::with_capacity(32);
         // The spec that fitted each event id last time.
         let mut chosen: FxHashMap<u64, u32> = FxHashMap::default();
+        // The ids already warned about (once each), within a cap: a damaged
+        // file can hold any number of ids.
         let mut warned: FxHashSet<u64> = FxHashSet::default();
+        let mut warned_limit = Limit::new(
+            "unnamed or undecodable event ids",
+            crate::simple::MAX_EVENT_IDS,
+        )
+        .unwrap_or_else(|_| {
+            Limit::with_cap(
+                "unnamed or undecodable event ids",
+                crate::simple::MAX_EVENT_IDS,
+            )
+        });
+        let mut first_warning = |warned: &mut FxHashSet<u64>, id: u64, number: u64| {
+            !warned.contains(&id)
+                && warned_limit.admit(warned.len(), || format!("{name}: record {number}"))
+                && warned.insert(id)
+        };
         let be = reader.big_endian();
         let names_only = self.opts.names_only;
         let mut last_secs = 0u64;
@@ -489,7 +508,7 @@ impl Scanner<'_> {
                     args: bytes,
                 } => {
                     let Some(ev_name) = ev_name else {
-                        if warned.insert(id) {
+                        if first_warning(&mut warned, id, number) {
                             diag.error(&input_error(format!(
                                 "record {number}: event id {id} was not named by any mapping record; \
                                  its records are skipped"
@@ -532,7 +551,7 @@ impl Scanner<'_> {
                         }
                     }
                     if !rendered {
-                        if warned.insert(id) {
+                        if first_warning(&mut warned, id, number) {
                             diag.warn(format!(
                                 "{name}: record {number}: no catalog declares '{}' with arguments that fit \
                                  this record ({} bytes); its arguments are shown as raw bytes \
@@ -591,6 +610,11 @@ impl Scanner<'_> {
             }
         }
         self.stats.lines += reader.records();
+        if let Some(s) = reader.names_limit().summary() {
+            diag.note(format!("{name}: {s}"));
+            diag.count_error();
+        }
+        warned_limit.report(diag);
         Ok(true)
     }
 }

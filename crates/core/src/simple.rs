@@ -19,6 +19,8 @@ use std::io::{self, Read};
 
 use rustc_hash::FxHashMap;
 
+use crate::limits::Limit;
+
 /// The header magic.
 pub const MAGIC: u64 = 0xf2b1_77cb_0aa4_29b4;
 /// The event id of a dropped-events record.
@@ -106,7 +108,18 @@ pub struct SimpleReader<R> {
     offset: u64,
     records: u64,
     names: FxHashMap<u64, Box<[u8]>>,
+    /// The cap of `names` (see [`MAX_EVENT_IDS`]).
+    names_limit: Limit,
 }
+
+/// Event ids named by mapping records kept at most: QEMU maps each of its
+/// events once (about 5,000 in QEMU 7.2), so this is far more than any
+/// build has; their names may take [`MAX_NAME_BYTES`] in all. Beyond
+/// either, further ids are reported at the end (see [`crate::limits`]) and
+/// their records are reported as unnamed.
+pub const MAX_EVENT_IDS: usize = 65_536;
+/// Bytes of event names kept at most (see [`MAX_EVENT_IDS`]).
+pub const MAX_NAME_BYTES: usize = 16 << 20;
 
 impl<R: Read> SimpleReader<R> {
     /// Reads and checks the header.
@@ -121,6 +134,11 @@ impl<R: Read> SimpleReader<R> {
             offset: 0,
             records: 0,
             names: FxHashMap::default(),
+            // A malformed QTRACE_MAX_KEYS is reported by the tool before
+            // it reads any input; here it means the default.
+            names_limit: Limit::new("event ids", MAX_EVENT_IDS)
+                .unwrap_or_else(|_| Limit::with_cap("event ids", MAX_EVENT_IDS))
+                .with_byte_budget(MAX_NAME_BYTES),
         };
         if !r.ensure(24)? {
             return Err(SimpleError::Corrupt {
@@ -169,6 +187,16 @@ impl<R: Read> SimpleReader<R> {
         self.offset
     }
 
+    /// The cap of the table of event names, with what it refused.
+    pub fn names_limit(&self) -> &Limit {
+        &self.names_limit
+    }
+
+    /// Caps the table of event names at `limit` instead (for tests).
+    pub fn set_names_limit(&mut self, limit: Limit) {
+        self.names_limit = limit;
+    }
+
     /// The next event or dropped-events record (mapping records are taken in
     /// on the way), or `None` at a clean end of file.
     pub fn next_record(&mut self) -> Result<Option<SimpleRecord<'_>>, SimpleError> {
@@ -198,8 +226,26 @@ impl<R: Read> SimpleReader<R> {
                     if !self.ensure(total)? {
                         return Err(self.truncated(rec_offset));
                     }
-                    let name: Box<[u8]> = self.buf[self.start + 20..self.start + total].into();
-                    self.names.insert(id, name);
+                    let name = &self.buf[self.start + 20..self.start + total];
+                    if let Some(known) = self.names.get_mut(&id) {
+                        // A renamed id: its old name's bytes are freed.
+                        self.names_limit.release_bytes(known.len());
+                        if self
+                            .names_limit
+                            .admit_bytes(0, name.len(), || format!("byte offset {rec_offset}"))
+                        {
+                            *known = name.into();
+                        } else {
+                            self.names.remove(&id);
+                        }
+                    } else if self
+                        .names_limit
+                        .admit_bytes(self.names.len(), name.len(), || {
+                            format!("byte offset {rec_offset}")
+                        })
+                    {
+                        self.names.insert(id, name.into());
+                    }
                     self.consume(total);
                 }
                 1 => {
@@ -443,6 +489,39 @@ mod tests {
         v3.extend(MAGIC.to_le_bytes());
         v3.extend(3u64.to_le_bytes());
         assert!(SimpleReader::new(&v3[..]).is_err());
+    }
+
+    #[test]
+    fn mapping_records_past_the_cap_are_refused_and_recorded() {
+        // See: issue 20 (a flood of mapping records grew the table without bound).
+        let mut file = header();
+        for id in 0..5u64 {
+            file.extend(mapping(id, &format!("ev_{id}")));
+        }
+        file.extend(mapping(1, "ev_renamed"));
+        file.extend(event(0, 1, &[]));
+        file.extend(event(1, 2, &[]));
+        file.extend(event(4, 3, &[]));
+        let mut r = SimpleReader::new(&file[..]).unwrap();
+        r.set_names_limit(Limit::with_cap("event ids", 2));
+        let mut names = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            if let SimpleRecord::Event { name, .. } = rec {
+                names.push(name.map(|n| String::from_utf8_lossy(n).into_owned()));
+            }
+        }
+        assert_eq!(
+            names,
+            [Some("ev_0".to_string()), Some("ev_renamed".into()), None]
+        );
+        // Ids 2, 3 and 4 were refused; the first at the third mapping.
+        let third = 24 + 2 * (20 + 4);
+        assert_eq!(
+            r.names_limit().summary(),
+            Some(format!(
+                "stopped tracking new event ids after 2 (3 more seen, first at byte offset {third})"
+            ))
+        );
     }
 
     #[test]

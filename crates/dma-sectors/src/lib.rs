@@ -77,6 +77,7 @@ pub mod warn;
 use std::io::Write;
 
 use qtrace_core::cli::{Env, Status};
+use qtrace_core::limits::damaged_name_of;
 use qtrace_core::scan::{Record, Scanner};
 
 pub use cli::Args;
@@ -103,7 +104,11 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         .collect();
     opts.only_events = Some(Vec::new());
     let mut scanner = Scanner::new(&catalog, opts);
+    // A malformed QTRACE_MAX_KEYS is an error before any input is read.
+    qtrace_core::limits::cap_override()?;
     let mut tracker = Tracker::new(cfg.sector_size, cfg.labels.clone());
+    tracker.set_input_names(names.clone());
+    let mut unused = qtrace_core::limits::Unused::new();
     tracker.want_latencies(cfg.mode == cli::Mode::Summary);
     let mut warn = Warnings::new(env.diag, names);
     let mut report = Report::new(&cfg, &mut *out, env.line_buffered);
@@ -111,10 +116,20 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut scratch = Vec::new();
     let mut have_origin = false;
     scanner.scan_all(&inputs, env.diag, |info, rec| {
-        let Record::Event(ev) = rec else {
-            return Ok(true);
+        let ev = match rec {
+            Record::Event(ev) => ev,
+            Record::Other(_) => {
+                unused.other_line();
+                return Ok(true);
+            }
         };
         let kind = decoder.kind(&ev);
+        if kind.is_none()
+            && !catalog.knows(ev.name)
+            && let Some(meant) = damaged_name_of(ev.name, Decoder::event_names())
+        {
+            unused.damaged_event(info.name, ev.line.number, ev.name, meant);
+        }
         if kind.is_none() && have_origin {
             return Ok(true);
         }
@@ -156,6 +171,8 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     })?;
     tracker.finish(&mut warn, &mut report)?;
     warn.finish();
+    tracker.report_limits(env.diag);
+    unused.report(env.diag);
     let requests = report.requests;
     report.finish(tracker.disks())?;
     if tracker.skipped_other > 0 {

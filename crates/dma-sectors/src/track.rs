@@ -41,7 +41,9 @@
 
 use std::collections::VecDeque;
 
+use qtrace_core::limits::Limit;
 use qtrace_core::recognize::{Prefix, PrefixKind};
+use qtrace_core::scan::Diag;
 
 use crate::cli::LabelKey;
 use crate::decode::{CTRL_KINDS, Ctrl, DevKey, Hint, Obs, Op};
@@ -52,13 +54,79 @@ use crate::warn::{Kind, Warnings};
 pub const TTL: u64 = 10_000;
 /// Most requests held for reordering.
 const MAX_HELD: usize = 65_536;
-/// Most open DMA transfers / virtio requests remembered for pairing.
+/// Most open DMA transfers / virtio requests remembered for pairing (a
+/// guest has at most a few hundred in flight).
 const MAX_TABLE: usize = 65_536;
 /// Most DMA transfers or split transfers waiting for further chunks.
 const MAX_ACCEPTING: usize = 512;
-/// Most entries in the per-thread and per-device tables (a bound against
-/// garbage input; real traces have a handful).
+/// Most entries in the per-thread and per-device tables, and most disks (a
+/// bound against garbage input; real traces have a handful). Keys beyond
+/// these caps are reported at the end and exit status is 2 (see
+/// `qtrace_core::limits`).
 const MAX_SMALL: usize = 4096;
+
+/// The caps of the tracker's tables keyed by input data.
+#[derive(Debug)]
+struct Limits {
+    disks: Limit,
+    dmas: Limit,
+    vreqs: Limit,
+    backends: Limit,
+    devices: Limit,
+    threads: Limit,
+    attach: Limit,
+}
+
+impl Limits {
+    /// The default caps, or `cap` for every table.
+    fn new(cap: Option<usize>) -> Limits {
+        let l = |what, default| Limit::with_cap(what, cap.unwrap_or(default));
+        Limits {
+            disks: l("disks", MAX_SMALL),
+            dmas: l("DMA transfers in flight", MAX_TABLE),
+            vreqs: l("virtio requests in flight", MAX_TABLE),
+            backends: l("block backends", MAX_SMALL),
+            devices: l("controller devices", MAX_SMALL),
+            threads: l("threads", MAX_SMALL),
+            attach: l("attached block devices", MAX_SMALL),
+        }
+    }
+
+    fn report(&self, diag: &Diag) {
+        for l in [
+            &self.disks,
+            &self.dmas,
+            &self.vreqs,
+            &self.backends,
+            &self.devices,
+            &self.threads,
+            &self.attach,
+        ] {
+            l.report(diag);
+        }
+    }
+}
+
+/// Sets `k` to `v` in a capped table: a key it holds is replaced, a new one
+/// added only when `limit` admits it (else the refusal is recorded).
+fn insert_capped<K: Copy + Eq + std::hash::Hash, V>(
+    map: &mut SmallMap<K, V>,
+    limit: &mut Limit,
+    k: K,
+    v: V,
+    place: impl FnOnce() -> String,
+) {
+    if let Some(held) = map.get_mut(&k) {
+        *held = v;
+    } else if limit.admit(map.len(), place) {
+        map.insert(k, v);
+    }
+}
+
+/// `FILE:LINE` of input `input` (by index into `names`).
+fn place(names: &[String], input: usize, line: u64) -> String {
+    format!("{}:{line}", names.get(input).map_or("?", String::as_str))
+}
 
 /// Where an event was.
 #[derive(Debug, Clone, Copy)]
@@ -227,11 +295,21 @@ impl Disks {
         &self.list[i]
     }
 
-    fn get_or_add(&mut self, key: DiskKey) -> usize {
+    /// The disk with `key`, added when new and `limit` admits it (the list
+    /// keeps retired disks too, so the cap counts every disk reported).
+    fn get_or_add(
+        &mut self,
+        key: DiskKey,
+        limit: &mut Limit,
+        place: impl FnOnce() -> String,
+    ) -> Option<usize> {
         if let Some(&i) = self.by_key.get(&key) {
-            return i;
+            return Some(i);
         }
         let i = self.list.len();
+        if !limit.admit(i, place) {
+            return None;
+        }
         let default = format!("disk{i}");
         let ptr = match key {
             DiskKey::Blk(p) => Some(p),
@@ -256,7 +334,7 @@ impl Disks {
             conflict_reported: false,
         });
         self.by_key.insert(key, i);
-        i
+        Some(i)
     }
 
     fn retire(&mut self, key: DiskKey) {
@@ -450,6 +528,9 @@ pub struct Tracker {
     pub unreportable: u64,
     /// Latencies are computed (only the summary prints them).
     latencies: bool,
+    limits: Limits,
+    /// The inputs' names, for the places in reports of [`Limits`].
+    inputs: Vec<String>,
 }
 
 impl Tracker {
@@ -481,7 +562,26 @@ impl Tracker {
             skipped_other: 0,
             unreportable: 0,
             latencies: true,
+            // A malformed QTRACE_MAX_KEYS is reported by `run` before any
+            // input is read; here it means the defaults.
+            limits: Limits::new(qtrace_core::limits::cap_override().ok().flatten()),
+            inputs: Vec::new(),
         }
+    }
+
+    /// Names the inputs (by index), for the reports of refused keys.
+    pub fn set_input_names(&mut self, names: Vec<String>) {
+        self.inputs = names;
+    }
+
+    /// Sets the cap of every table keyed by input data to `cap` (tests).
+    pub fn set_cap(&mut self, cap: usize) {
+        self.limits = Limits::new(Some(cap));
+    }
+
+    /// Reports every key a table did not take (as errors: exit status 2).
+    pub fn report_limits(&self, diag: &Diag) {
+        self.limits.report(diag);
     }
 
     /// Whether to pair completions with requests for their latency (on by
@@ -534,7 +634,6 @@ impl Tracker {
         sink: &mut dyn Sink,
     ) -> qtrace_core::Result<()> {
         self.clock += 1;
-        self.bound_tables();
         match *obs {
             Obs::Hint(h) => self.hint(at, h),
             Obs::NcqExec {
@@ -544,12 +643,20 @@ impl Tracker {
                 op,
                 source,
             } => self.ncq_exec(at, (ncq, count, lba, op, source), warn),
-            Obs::IdeOther => {
-                self.skip_dma.insert(at.tid(), at.line);
-            }
-            Obs::AhciStartDma(dev) => {
-                self.ahci_ctx.insert(at.tid(), dev);
-            }
+            Obs::IdeOther => insert_capped(
+                &mut self.skip_dma,
+                &mut self.limits.threads,
+                at.tid(),
+                at.line,
+                || place(&self.inputs, at.input, at.line),
+            ),
+            Obs::AhciStartDma(dev) => insert_capped(
+                &mut self.ahci_ctx,
+                &mut self.limits.threads,
+                at.tid(),
+                dev,
+                || place(&self.inputs, at.input, at.line),
+            ),
             Obs::DmaIo {
                 dbs,
                 bs,
@@ -576,26 +683,11 @@ impl Tracker {
             }
             Obs::DmaDone { dbs, ok } => self.dma_done(at, dbs, ok),
             Obs::VirtioDone { req } => self.virtio_done(at, req),
-            Obs::Attach { child, blk } => self.attached(child, blk),
+            Obs::Attach { child, blk } => self.attached(at, child, blk),
             Obs::Detach { child, blk } => self.detached(child, blk),
         }
         self.expire();
         self.drain(warn, sink, false)
-    }
-
-    fn bound_tables(&mut self) {
-        if self.last_dma_hint.len() > MAX_SMALL {
-            self.last_dma_hint.clear();
-        }
-        if self.ahci_ctx.len() > MAX_SMALL {
-            self.ahci_ctx.clear();
-        }
-        if self.skip_dma.len() > MAX_SMALL {
-            self.skip_dma.clear();
-        }
-        if self.attach.len() > MAX_SMALL {
-            self.attach.clear();
-        }
     }
 
     /// Reports everything still waiting (end of input).
@@ -626,23 +718,29 @@ impl Tracker {
         }
         let start_ns = if latencies { d.meta.time_ns() } else { None };
         if let Some(req) = h.vreq {
-            if self.vreqs.len() >= MAX_TABLE {
-                self.vreqs.clear();
-            }
-            self.vreqs.insert(
+            insert_capped(
+                &mut self.vreqs,
+                &mut self.limits.vreqs,
                 req,
                 Pending {
                     slot: id,
                     start_ns,
                     disk: None,
                 },
+                || place(&self.inputs, at.input, at.line),
             );
         }
         if !immediate {
             self.hints.push_back(id);
         }
         if h.via_dma {
-            self.last_dma_hint.insert(at.tid(), id);
+            insert_capped(
+                &mut self.last_dma_hint,
+                &mut self.limits.threads,
+                at.tid(),
+                id,
+                || place(&self.inputs, at.input, at.line),
+            );
         }
     }
 
@@ -755,17 +853,31 @@ impl Tracker {
     }
 
     /// Remembers which device and controller kind a backend belongs to.
-    fn learn(&mut self, blk: u64, dev: Option<DevKey>, ctrl: Ctrl) {
-        if self.dev_map.len() > MAX_SMALL || self.blk_kind.len() > MAX_SMALL {
-            self.dev_map.clear();
-            self.blk_kind.clear();
-        }
+    /// (`input`, `line`: where, for the reports of refused keys.)
+    fn learn(&mut self, blk: u64, dev: Option<DevKey>, ctrl: Ctrl, input: usize, line: u64) {
+        let inputs = &self.inputs;
         if let Some(dev) = dev {
-            self.dev_map.insert(dev, blk);
+            insert_capped(
+                &mut self.dev_map,
+                &mut self.limits.devices,
+                dev,
+                blk,
+                || place(inputs, input, line),
+            );
         }
-        let k = self.blk_kind.get_or_insert(blk, ctrl);
-        if *k == Ctrl::Ide && ctrl == Ctrl::Ahci {
-            *k = ctrl;
+        match self.blk_kind.get_mut(&blk) {
+            Some(k) => {
+                if *k == Ctrl::Ide && ctrl == Ctrl::Ahci {
+                    *k = ctrl;
+                }
+            }
+            None => insert_capped(
+                &mut self.blk_kind,
+                &mut self.limits.backends,
+                blk,
+                ctrl,
+                || place(inputs, input, line),
+            ),
         }
     }
 
@@ -863,7 +975,7 @@ impl Tracker {
                     h.geom.count.checked_mul(u)
                 });
                 if trusted && let Some(h) = h {
-                    self.learn(bs, h.dev, h.ctrl);
+                    self.learn(bs, h.dev, h.ctrl, at.input, at.line);
                 }
                 (id, trusted, expected)
             }
@@ -880,9 +992,13 @@ impl Tracker {
         if let Some(s) = self.slot_mut(id) {
             s.d.completion = Some(Comp::Dma(dbs));
         }
-        if self.dmas.len() >= MAX_TABLE {
-            self.dmas.clear();
-            self.accepting.clear();
+        if self.dmas.get(&dbs).is_none()
+            && !self
+                .limits
+                .dmas
+                .admit(self.dmas.len(), || place(&self.inputs, at.input, at.line))
+        {
+            return;
         }
         if self.accepting.len() >= MAX_ACCEPTING {
             let oldest = self.accepting.remove(0);
@@ -946,7 +1062,8 @@ impl Tracker {
             d.hint.map(|h| (h.dev, h.ctrl))
         };
         if let Some((dev, ctrl)) = dev {
-            self.learn(blk, dev, ctrl);
+            let input = self.slot(id).map_or(0, |s| s.d.meta.input);
+            self.learn(blk, dev, ctrl, input, piece.line);
         }
     }
 
@@ -1200,17 +1317,27 @@ impl Tracker {
         }
     }
 
-    fn attached(&mut self, child: u64, blk: u64) {
+    fn attached(&mut self, at: At<'_>, child: u64, blk: u64) {
+        let inputs = &self.inputs;
+        let here = || place(inputs, at.input, at.line);
         match self.attach.get(&child).copied() {
             Some((first, None)) if first != blk => {
                 // The second attach of a -drive: the real backend.
                 self.attach.insert(child, (first, Some(blk)));
                 self.disks.retire(DiskKey::Blk(blk));
-                self.disks.get_or_add(DiskKey::Blk(blk));
+                // A disk refused here is counted, and refused again by
+                // its first request.
+                let _ = self
+                    .disks
+                    .get_or_add(DiskKey::Blk(blk), &mut self.limits.disks, here);
             }
-            _ => {
-                self.attach.insert(child, (blk, None));
-            }
+            _ => insert_capped(
+                &mut self.attach,
+                &mut self.limits.attach,
+                child,
+                (blk, None),
+                here,
+            ),
         }
     }
 
@@ -1436,7 +1563,10 @@ impl Tracker {
             })
             .or_else(|| hint.and_then(|h| h.dev).map(DiskKey::Dev))
             .unwrap_or(DiskKey::Anon(hint.map(|h| h.ctrl)));
-        let disk = self.disks.get_or_add(key);
+        let inputs = &self.inputs;
+        let disk = self
+            .disks
+            .get_or_add(key, &mut self.limits.disks, || place(inputs, input, line))?;
         if let Some(c) = hint.map(|h| h.ctrl) {
             self.observe_ctrl(disk, c, input, line, warn);
         }

@@ -112,7 +112,14 @@ fn relative_times_count_from_the_first_event_of_any_kind() {
     );
     assert_eq!(from_file.lines().count(), 1 + 2 * 2000);
     let (code, from_stdin, err) = run(&["--relative", "-o", "csv"], &trace);
-    assert_eq!((code, err.as_str()), (0, ""));
+    // The one line of guest output is counted, and the status stays 0.
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            0,
+            "dma-sectors: 1 line(s) were not trace events and were skipped\n"
+        )
+    );
     assert_eq!(from_stdin, from_file);
 }
 
@@ -601,4 +608,104 @@ fn help_man_and_completions() {
         "--label",
         "Events used",
     ]);
+}
+
+// See: issue 20
+/// Past the cap (set low through `QTRACE_MAX_KEYS`), a new disk is not
+/// tracked: its requests are not reported, the run says how many were
+/// refused and where the first was, and exits 2.
+#[test]
+fn r20_disks_past_the_cap_are_reported_not_tracked() {
+    let log = "\
+1@1.000000:blk_co_preadv blk 0xa1 bs 0xb1 offset 0 bytes 512 flags 0x0
+1@1.000001:blk_co_preadv blk 0xa2 bs 0xb2 offset 512 bytes 512 flags 0x0
+1@1.000002:blk_co_preadv blk 0xa3 bs 0xb3 offset 1024 bytes 512 flags 0x0
+1@1.000003:blk_co_preadv blk 0xa3 bs 0xb3 offset 1536 bytes 512 flags 0x0
+1@1.000004:blk_co_preadv blk 0xa1 bs 0xb1 offset 2048 bytes 512 flags 0x0
+";
+    let out = cmd()
+        .env("QTRACE_MAX_KEYS", "2")
+        .args(["-o", "jsonl"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let reqs: Vec<(String, u64)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["disk"].as_str().unwrap().to_string(),
+                v["offset"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reqs,
+        [
+            ("disk0".into(), 0),
+            ("disk1".into(), 512),
+            ("disk0".into(), 2048)
+        ]
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "dma-sectors: stopped tracking new disks after 2 (2 more seen, first at <stdin>:3)\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// DMA transfers in flight past the cap are reported the same way.
+#[test]
+fn r20_dma_transfers_past_the_cap_are_reported() {
+    let mut log = String::new();
+    for i in 0..4u64 {
+        log.push_str(&format!(
+            "2@1.{i:06}:dma_blk_io dbs=0xd{i} bs=0xa1 offset={} to_dev=0\n",
+            i * 4096
+        ));
+    }
+    let out = cmd()
+        .env("QTRACE_MAX_KEYS", "3")
+        .args(["-o", "jsonl"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "dma-sectors: stopped tracking new DMA transfers in flight after 3 (1 more seen, first at <stdin>:4)\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Other lines and event lines whose name lost a byte are counted on
+/// stderr; an event this tool does not read (`ide_reset`, unknown to the
+/// built-in catalog) is not a damaged one. Output and status are those of
+/// the intact lines alone.
+#[test]
+fn r20_other_lines_and_damaged_names_are_counted() {
+    let damaged = format!(
+        "{IDE}guest output\n\
+         another line of it\n\
+         2@1000.000500:blk_co_preadw blk 0xa1 bs 0xb1 offset 4096 bytes 4096 flags 0x0\n\
+         2@1000.000501:ide_reset IDEstate 0x51\n"
+    );
+    let (code, clean_out, clean_err) = run(&["-o", "jsonl"], IDE);
+    assert_eq!((code, clean_err.as_str()), (0, ""));
+    let (code, out, err) = run(&["-o", "jsonl"], &damaged);
+    assert_eq!(out, clean_out);
+    assert_eq!(code, 0);
+    let first = IDE.lines().count() + 3;
+    assert_eq!(
+        err,
+        format!(
+            "dma-sectors: 2 line(s) were not trace events and were skipped\n\
+             dma-sectors: warning: 1 event line(s) with a damaged name (one byte off an event this \
+             tool reads, declared by no catalog) were skipped (first: <stdin>:{first} 'blk_co_preadw', \
+             for blk_co_preadv)\n"
+        )
+    );
 }

@@ -22,6 +22,7 @@ use std::io::Write;
 use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{Env, Status};
+use qtrace_core::limits::{Limit, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Event, Record, Scanner};
 use qtrace_core::value::{Kind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
@@ -73,8 +74,12 @@ pub const ACCESS_COLUMNS: &[&str] = &[
 
 /// Distinct functions kept at most: far more than any real machine has, and
 /// it bounds memory (at most 8 KiB per function) whatever the input; beyond
-/// it new ones are reported and skipped.
+/// it new ones are reported at the end and their accesses skipped (see
+/// `qtrace_core::limits`).
 const MAX_FUNCTIONS: usize = 8192;
+/// Bytes of QEMU device names kept at most, over all functions (real names
+/// are a few bytes; a damaged trace may print long ones).
+const MAX_NAME_BYTES: usize = 16 << 20;
 
 /// Everything resolved from the arguments before reading input.
 #[derive(Debug)]
@@ -114,19 +119,37 @@ impl Config {
 }
 
 /// The functions seen so far, by address and QEMU name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Table {
     funcs: Vec<Function>,
-    index: FxHashMap<(u8, u8, u8), Vec<usize>>,
+    /// By key: bus, slot and function bytes, then the name (one hash
+    /// lookup however many names share an address).
+    index: FxHashMap<Box<[u8]>, usize>,
+    /// The key being looked up (reused).
+    key: Vec<u8>,
     /// The function found last.
     last: Option<usize>,
     old_format: bool,
     empty: u64,
-    too_many: u64,
+    /// The cap of `funcs`.
+    limit: Limit,
 }
 
 impl Table {
-    /// The function at `bus:slot.func` named `name`, created on first sight.
+    fn new(limit: Limit) -> Table {
+        Table {
+            funcs: Vec::new(),
+            index: FxHashMap::default(),
+            key: Vec::new(),
+            last: None,
+            old_format: false,
+            empty: 0,
+            limit,
+        }
+    }
+
+    /// The function at `bus:slot.func` named `name`, created on first sight
+    /// while the cap allows (`place` says where, for the report).
     fn function(
         &mut self,
         bus: u8,
@@ -134,6 +157,7 @@ impl Table {
         func: u8,
         in_trace: bool,
         name: &[u8],
+        place: impl FnOnce() -> String,
     ) -> Option<usize> {
         // Accesses come in runs to one function: try the last one first.
         if let Some(i) = self.last {
@@ -142,19 +166,20 @@ impl Table {
                 return Some(i);
             }
         }
-        let slots = self.index.entry((bus, slot, func)).or_default();
-        if let Some(&i) = slots.iter().find(|&&i| *self.funcs[i].name == *name) {
+        self.key.clear();
+        self.key.extend_from_slice(&[bus, slot, func]);
+        self.key.extend_from_slice(name);
+        if let Some(&i) = self.index.get(&self.key[..]) {
             self.last = Some(i);
             return Some(i);
         }
-        if self.funcs.len() >= MAX_FUNCTIONS {
-            self.too_many += 1;
+        if !self.limit.admit_bytes(self.funcs.len(), name.len(), place) {
             return None;
         }
         let i = self.funcs.len();
         self.funcs
             .push(Function::new(bus, slot, func, in_trace, name, i));
-        slots.push(i);
+        self.index.insert(self.key[..].into(), i);
         self.last = Some(i);
         Some(i)
     }
@@ -353,6 +378,8 @@ struct Run<'r> {
     args: &'r Args,
     cfg: &'r Config,
     table: Table,
+    /// Lines that were not events, and events of unknown names.
+    unused: Unused,
     printed: u64,
     line_errors: u64,
     line_buffered: bool,
@@ -372,7 +399,10 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut run = Run {
         args,
         cfg: &cfg,
-        table: Table::default(),
+        table: Table::new(
+            Limit::new("PCI functions", MAX_FUNCTIONS)?.with_byte_budget(MAX_NAME_BYTES),
+        ),
+        unused: Unused::new(),
         printed: 0,
         line_errors: 0,
         line_buffered: env.line_buffered,
@@ -399,14 +429,25 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             ))
         };
         scanner.scan_all(&inputs, diag, |info, rec| {
-            let Record::Event(ev) = rec else {
-                return Ok(true);
+            let ev = match rec {
+                Record::Event(ev) => ev,
+                Record::Other(_) => {
+                    run.unused.other_line();
+                    return Ok(true);
+                }
             };
             let (specs, op) = if ev.name == b"pci_cfg_read" {
                 (read_specs, Op::Read)
             } else if ev.name == b"pci_cfg_write" {
                 (write_specs, Op::Write)
             } else {
+                if !catalog.knows(ev.name)
+                    && let Some(meant) =
+                        damaged_name_of(ev.name, [&b"pci_cfg_read"[..], b"pci_cfg_write"])
+                {
+                    run.unused
+                        .damaged_event(info.name, ev.line.number, ev.name, meant);
+                }
                 return Ok(true);
             };
             let acc = match decode(specs, op, &ev, &mut scratch) {
@@ -434,12 +475,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             run.table.empty
         ));
     }
-    if run.table.too_many > 0 {
-        env.diag.error(&Error::usage(format!(
-            "more than {MAX_FUNCTIONS} distinct functions; {} access(es) to further ones were skipped",
-            run.table.too_many
-        )));
-    }
+    run.table.limit.report(env.diag);
     if !args.accesses {
         run.print_table(out)?;
     }
@@ -449,6 +485,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             run.line_errors
         ));
     }
+    run.unused.report(diag);
     Ok(Status::from_found(run.printed > 0))
 }
 
@@ -493,6 +530,7 @@ impl Run<'_> {
             acc.func,
             acc.bus.is_some(),
             acc.dev,
+            || format!("{input}:{line}"),
         ) else {
             return Ok(());
         };

@@ -550,3 +550,93 @@ fn compressed_real_trace() {
     assert_eq!(out.lines().count(), 11);
     assert!(out.contains("01:00.0 Non-Volatile memory controller [0108]: Red Hat, Inc. QEMU NVM Express Controller [1b36:0010] (rev 02) {nvme}"), "{out}");
 }
+
+// See: issue 20
+/// Past the cap (set low through `QTRACE_MAX_KEYS`), a new function is not
+/// tracked: the table lists the first ones, the run says how many accesses
+/// went to untracked ones and where the first was, and exits 2.
+#[test]
+fn r20_functions_past_the_cap_are_reported_not_tracked() {
+    let log = "\
+pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 00:04.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 00:05.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 00:05.0 @0x8 -> 0x2000003
+pci_cfg_read e1000 00:03.0 @0x8 -> 0x2000003
+";
+    let out = TOOL
+        .cmd()
+        .env("QTRACE_MAX_KEYS", "2")
+        .args(["-o", "csv"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let bdfs: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(bdfs, ["00:03.0", "00:04.0"], "{stdout}");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "pci-table: stopped tracking new PCI functions after 2 (2 more seen, first at <stdin>:3)\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Many QEMU devices printed at one address are one function each, found
+/// by hash (a trace of them once slowed the tool 75-fold).
+#[test]
+fn r20_many_names_at_one_address_are_distinct_functions() {
+    let mut log = String::new();
+    for i in 0..3000 {
+        log.push_str(&format!("pci_cfg_read dev{i} 00:03.0 @0x0 -> 0x100e8086\n"));
+    }
+    for i in 0..3000 {
+        log.push_str(&format!("pci_cfg_read dev{i} 00:03.0 @0x8 -> 0x2000003\n"));
+    }
+    let (code, out, err) = run(&["-o", "csv"], &log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(names.len(), 3000);
+    let want: Vec<String> = (0..3000).map(|i| format!("dev{i}")).collect();
+    assert_eq!(names, want);
+    // Every function got its class and revision (0x2000003) from its second access.
+    assert!(
+        out.lines().skip(1).all(|l| l.contains(",0x20000,0x3,")),
+        "{out}"
+    );
+}
+
+/// Other lines that were examined (they contain `pci_cfg_`) and event lines
+/// whose name lost a byte are counted on stderr; the output and status are
+/// those of the intact lines alone.
+#[test]
+fn r20_other_lines_and_damaged_names_are_counted() {
+    let intact = "\
+pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086
+pci_cfg_read e1000 00:03.0 @0x8 -> 0x2000003
+";
+    let damaged = format!(
+        "{intact}the guest printed pci_cfg_ here\n\
+         pci_cfg_reaf e1000 00:03.0 @0x8 -> 0x2000003\n\
+         1@2.000000:pci_cfg_wrjte e1000 00:03.0 @0x10 <- 0xffffffff\n"
+    );
+    let (code, clean_out, clean_err) = run(&[], intact);
+    assert_eq!((code, clean_err.as_str()), (0, ""));
+    let (code, out, err) = run(&[], &damaged);
+    assert_eq!(out, clean_out);
+    assert_eq!(code, 0);
+    assert_eq!(
+        err,
+        "pci-table: 1 line(s) were not trace events and were skipped\n\
+         pci-table: warning: 2 event line(s) with a damaged name (one byte off an event this \
+         tool reads, declared by no catalog) were skipped (first: <stdin>:4 'pci_cfg_reaf', \
+         for pci_cfg_read)\n"
+    );
+}

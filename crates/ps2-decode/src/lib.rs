@@ -25,6 +25,7 @@ use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
+use qtrace_core::limits::{Limit, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Record, Scanner};
 use qtrace_core::value::{Kind as ValueKind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
@@ -149,6 +150,10 @@ pub const COLUMNS: [&str; 7] = ["time", "tid", "dev", "bytes", "action", "key", 
 const BYTES_WIDTH: usize = 23;
 /// Messages printed on stderr before the rest are only counted.
 const MAX_REPORTS: u64 = 100;
+/// Keyboards followed at most (a machine has one or two; each costs well
+/// under a kilobyte, plus a line of text with --text). Pointers beyond it are
+/// reported at the end (see `qtrace_core::limits`).
+const MAX_KEYBOARDS: usize = 4096;
 
 /// Runs ps2-decode.
 pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Status> {
@@ -165,7 +170,8 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut scanner = Scanner::new(&catalog, opts);
     // One Diag for the scanner and this tool's own messages.
     let diag: &Diag = env.diag;
-    let mut st = State::new(args, &catalog, out, env.line_buffered);
+    let keyboards = Limit::new("keyboards", MAX_KEYBOARDS)?;
+    let mut st = State::new(args, &catalog, out, env.line_buffered, keyboards);
     for (index, input) in inputs.iter().enumerate() {
         st.input = input.display();
         scanner.scan_one(input, index, diag, &mut |_, rec| {
@@ -175,6 +181,8 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         st.end_input(diag)?;
     }
     st.finish(diag)?;
+    st.unused.report(diag);
+    st.keyboards.report(diag);
     if st.unreported > 0 {
         diag.note(format!(
             "{} more problem(s) were found but not shown",
@@ -308,6 +316,7 @@ struct Args3 {
 
 struct State<'a, W: Write> {
     args: &'a Args,
+    catalog: &'a Catalog,
     /// The specs of each [`Kind`], looked up once.
     specs: [Option<EventSpecs<'a>>; 8],
     /// The pointer and integer fields of each [`Kind`], by position.
@@ -323,6 +332,10 @@ struct State<'a, W: Write> {
     input: String,
     devs: Vec<Device>,
     by_ptr: FxHashMap<u64, usize>,
+    /// The cap of `devs`.
+    keyboards: Limit,
+    /// Lines that were not events, and events of unknown names.
+    unused: Unused,
     evbuf: Vec<KeyEvent>,
     lines: Vec<String>,
     buf: String,
@@ -380,7 +393,13 @@ fn bytes_column(line: &mut Vec<u8>, bytes: &[u8]) -> std::ops::Range<usize> {
 }
 
 impl<'a, W: Write> State<'a, W> {
-    fn new(args: &'a Args, catalog: &'a Catalog, out: &'a mut W, line_buffered: bool) -> Self {
+    fn new(
+        args: &'a Args,
+        catalog: &'a Catalog,
+        out: &'a mut W,
+        line_buffered: bool,
+        keyboards: Limit,
+    ) -> Self {
         let sink = match args.output {
             _ if args.text || args.sendkey => Sink::Lines(out),
             OutputKind::Text => Sink::Lines(out),
@@ -399,6 +418,7 @@ impl<'a, W: Write> State<'a, W> {
         };
         State {
             args,
+            catalog,
             specs: Kind::ALL.map(|k| catalog.event(k.name())),
             projs: Kind::ALL.map(|k| {
                 let [a, b] = k.int_fields();
@@ -411,6 +431,8 @@ impl<'a, W: Write> State<'a, W> {
             input: String::new(),
             devs: Vec::new(),
             by_ptr: FxHashMap::default(),
+            keyboards,
+            unused: Unused::new(),
             evbuf: Vec::new(),
             lines: Vec::new(),
             buf: String::new(),
@@ -440,18 +462,23 @@ impl<'a, W: Write> State<'a, W> {
         Some(i)
     }
 
-    /// The keyboard with this pointer, added when new.
+    /// The keyboard with this pointer, added when new and the cap allows
+    /// (`line` is where it was named).
     #[inline]
-    fn dev(&mut self, ptr: u64) -> usize {
+    fn dev(&mut self, ptr: u64, line: u64) -> Option<usize> {
         match self.find_dev(ptr) {
-            Some(i) => i,
-            None => self.add_dev(ptr),
+            Some(i) => Some(i),
+            None => self.add_dev(ptr, line),
         }
     }
 
     #[cold]
-    fn add_dev(&mut self, ptr: u64) -> usize {
+    fn add_dev(&mut self, ptr: u64, line: u64) -> Option<usize> {
         let i = self.devs.len();
+        let input = &self.input;
+        if !self.keyboards.admit(i, || format!("{input}:{line}")) {
+            return None;
+        }
         self.devs.push(Device {
             ptr,
             ptr_col: format!("{ptr:#x}  ").into_bytes().into_boxed_slice(),
@@ -464,7 +491,7 @@ impl<'a, W: Write> State<'a, W> {
             fold: Folder::default(),
         });
         self.by_ptr.insert(ptr, i);
-        i
+        Some(i)
     }
 
     /// Counts a message against the cap; true when it may be printed.
@@ -492,10 +519,22 @@ impl<'a, W: Write> State<'a, W> {
     }
 
     fn record(&mut self, rec: Record<'_>, diag: &Diag) -> Result<()> {
-        let Record::Event(ev) = rec else {
-            return Ok(());
+        let ev = match rec {
+            Record::Event(ev) => ev,
+            Record::Other(_) => {
+                self.unused.other_line();
+                return Ok(());
+            }
         };
         let Some(kind) = kind_of(ev.name) else {
+            // Other ps2_ events (the mouse's) are not this tool's; a
+            // damaged name of one of its own is counted.
+            if !self.catalog.knows(ev.name)
+                && let Some(meant) = damaged_name_of(ev.name, Kind::ALL.iter().map(|k| k.name()))
+            {
+                self.unused
+                    .damaged_event(&self.input, ev.line.number, ev.name, meant);
+            }
             return Ok(());
         };
         let line = ev.line.number;
@@ -526,7 +565,9 @@ impl<'a, W: Write> State<'a, W> {
             }
             return Ok(());
         }
-        let d = self.dev(ptr);
+        let Some(d) = self.dev(ptr, line) else {
+            return Ok(());
+        };
         let forced_set = self.args.set.is_some();
         let forced_xlate = self.args.xlate.is_some();
         match kind {

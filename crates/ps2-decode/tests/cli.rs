@@ -523,3 +523,85 @@ fn help_version_man_and_completions() {
         "Exit status",
     ]);
 }
+
+// See: issue 20
+/// Past the cap (set low through `QTRACE_MAX_KEYS`), a new keyboard is
+/// not followed: its bytes are not decoded, the run says how many lines
+/// named untracked ones and where the first was, and exits 2.
+#[test]
+fn r20_keyboards_past_the_cap_are_reported_not_followed() {
+    let log = "\
+1@1.000000:ps2_put_keycode 0x10 keycode 0x1c
+1@1.000001:ps2_put_keycode 0x20 keycode 0x1c
+1@1.000002:ps2_put_keycode 0x30 keycode 0x1c
+1@1.000003:ps2_put_keycode 0x30 keycode 0xf0
+1@1.000004:ps2_put_keycode 0x10 keycode 0xf0
+1@1.000005:ps2_put_keycode 0x10 keycode 0x1c
+";
+    let out = TOOL
+        .cmd()
+        .env("QTRACE_MAX_KEYS", "2")
+        .args(["-o", "csv"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let devs: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(devs, ["0x10", "0x20", "0x10"], "{stdout}");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "ps2-decode: stopped tracking new keyboards after 2 (2 more seen, first at <stdin>:3)\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn r20_a_malformed_key_cap_is_a_usage_error() {
+    let out = TOOL
+        .cmd()
+        .env("QTRACE_MAX_KEYS", "many")
+        .write_stdin(LOG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("QTRACE_MAX_KEYS=many: expected a positive number of keys")
+    );
+}
+
+/// Other lines that were examined (they contain `ps2_`) and event lines
+/// whose name lost a byte are counted on stderr; the output and status are
+/// those of the intact lines alone.
+#[test]
+fn r20_other_lines_and_damaged_names_are_counted() {
+    let intact = "\
+1@1.000000:ps2_put_keycode 0x10 keycode 0x1c
+1@1.000001:ps2_put_keycode 0x10 keycode 0xf0
+1@1.000002:ps2_put_keycode 0x10 keycode 0x1c
+";
+    let damaged = format!(
+        "{intact}guest says ps2_ is fine\n\
+         1@1.000003:ps2_put_keycodf 0x10 keycode 0xf0\n\
+         1@1.000004:ps2_mouse_reset 0x99\n\
+         1@1.000005:ps2_wrbte_keyboard 0x10 val 0xff\n"
+    );
+    let (code, clean_out, clean_err) = run(&[], intact);
+    assert_eq!((code, clean_err.as_str()), (0, ""));
+    let (code, out, err) = run(&[], &damaged);
+    assert_eq!(out, clean_out);
+    assert_eq!(code, 0);
+    assert_eq!(
+        err,
+        "ps2-decode: 1 line(s) were not trace events and were skipped\n\
+         ps2-decode: warning: 2 event line(s) with a damaged name (one byte off an event this \
+         tool reads, declared by no catalog) were skipped (first: <stdin>:5 'ps2_put_keycodf', \
+         for ps2_put_keycode)\n"
+    );
+}

@@ -17,6 +17,7 @@ use qtrace_core::catalog::{Catalog, EventSpec, Fields};
 use qtrace_core::cli::{Env, Status};
 use qtrace_core::format::Slot;
 use qtrace_core::glob::{Selection, glob_match};
+use qtrace_core::limits::Limit;
 use qtrace_core::recognize::PrefixKind;
 use qtrace_core::scan::{Event, Record, ScanOptions, Scanner};
 use qtrace_core::value::{Kind, Radix, Value};
@@ -33,8 +34,13 @@ type Result<T> = qtrace_core::Result<T>;
 const META: &[&str] = &["input", "time", "tid", "event", "line", "message"];
 /// Above this many argument columns, a multi-event CSV uses one `fields` column.
 const MAX_UNION_COLUMNS: usize = 64;
-/// Distinct event names remembered by the selection cache.
+/// Distinct event names remembered by the selection cache, and counted by
+/// `-c`/`--stats` (QEMU declares about 5,000 events; a trace has hundreds).
+/// Beyond it, or beyond [`NAME_BYTES_LIMIT`], further names are not counted
+/// and the run says so at the end (see `qtrace_core::limits`).
 const NAME_CACHE_LIMIT: usize = 100_000;
+/// Bytes of event names remembered at most.
+const NAME_BYTES_LIMIT: usize = 64 << 20;
 
 /// A time bound from `--since` / `--until`.
 #[derive(Debug, Clone, Copy)]
@@ -297,10 +303,14 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     // the first line whose arguments did not decode) and in the error about
     // a line without a time; raw lines need none, and the lines skipped by
     // the prefilter then go uncounted.
-    opts.line_numbers = cfg.needs_decode || needs_first_time;
+    // Counting names needs them for the first place a name past the cap
+    // was seen.
+    opts.line_numbers = cfg.needs_decode || needs_first_time || args.count || args.stats;
     let mut scanner = Scanner::new(&catalog, opts);
 
-    let mut state = State::new(args, &cfg, &catalog, env.line_buffered);
+    let names_limit =
+        Limit::new("event names", NAME_CACHE_LIMIT)?.with_byte_budget(NAME_BYTES_LIMIT);
+    let mut state = State::new(args, &cfg, &catalog, env.line_buffered, names_limit);
     let diag = &mut *env.diag;
     let mut fatal: Option<Error> = None;
     scanner.scan_all(&inputs, diag, |info, rec| {
@@ -318,6 +328,10 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         return Err(e);
     }
     state.finish(out)?;
+    // Names past the cap are only a cost to the cache, except when counted.
+    if args.count || args.stats {
+        state.names_limit.report(env.diag);
+    }
     if state.unmatched > 0 {
         env.diag.warn(format!(
             "{} selected event(s) did not match any known format of their name (first: {}); \
@@ -351,8 +365,8 @@ struct State<'r> {
     unmatched: u64,
     first_unmatched: Option<String>,
     counts: Vec<(Box<[u8]>, Stat)>,
-    /// Counts of names beyond the cache limit (rare: garbage input).
-    overflow_counts: FxHashMap<Box<[u8]>, Stat>,
+    /// The cap of `name_cache` and `counts`.
+    names_limit: Limit,
     /// The slot of the current event's name in `counts`, if cached.
     current_slot: Option<u32>,
     needs_time: bool,
@@ -366,7 +380,13 @@ struct State<'r> {
 }
 
 impl<'r> State<'r> {
-    fn new(args: &'r Args, cfg: &'r Config, catalog: &'r Catalog, line_buffered: bool) -> Self {
+    fn new(
+        args: &'r Args,
+        cfg: &'r Config,
+        catalog: &'r Catalog,
+        line_buffered: bool,
+        names_limit: Limit,
+    ) -> Self {
         State {
             args,
             cfg,
@@ -381,7 +401,7 @@ impl<'r> State<'r> {
             unmatched: 0,
             first_unmatched: None,
             counts: Vec::new(),
-            overflow_counts: FxHashMap::default(),
+            names_limit,
             current_slot: None,
             needs_time: args.stats || args.relative || cfg.since.is_some() || cfg.until.is_some(),
             select_all: cfg.selection.is_everything(),
@@ -394,14 +414,21 @@ impl<'r> State<'r> {
         }
     }
 
+    /// Whether the event `name` (at `input:line`) is selected; caches the
+    /// answer and gives the name its slot in `counts`, within the cap.
     #[inline]
-    fn name_selected(&mut self, name: &[u8]) -> bool {
+    fn name_selected(&mut self, name: &[u8], input: &str, line: u64) -> bool {
         if let Some(&(s, slot)) = self.name_cache.get(name) {
             self.current_slot = Some(slot);
             return s;
         }
         let s = self.cfg.selection.matches(name);
-        if self.name_cache.len() < NAME_CACHE_LIMIT {
+        if self
+            .names_limit
+            .admit_bytes(self.name_cache.len(), name.len(), || {
+                format!("{input}:{line}")
+            })
+        {
             let slot = self.counts.len() as u32;
             self.counts.push((name.into(), Stat::default()));
             self.name_cache.insert(name.into(), (s, slot));
@@ -444,7 +471,7 @@ impl<'r> State<'r> {
         let mut keep = if self.select_all && !self.args.count && !self.args.stats {
             true
         } else {
-            self.name_selected(ev.name)
+            self.name_selected(ev.name, input, ev.line.number)
         };
         if !keep && !self.args.invert {
             return Ok(());
@@ -522,7 +549,8 @@ impl<'r> State<'r> {
         if self.args.count || self.args.stats {
             let st = match self.current_slot {
                 Some(slot) => &mut self.counts[slot as usize].1,
-                None => self.overflow_counts.entry(ev.name.into()).or_default(),
+                // A name past the cap: recorded by `names_limit`.
+                None => return Ok(()),
             };
             st.count += 1;
             if let Some(t) = t {
@@ -895,7 +923,6 @@ impl<'r> State<'r> {
             .counts
             .iter()
             .map(|(k, v)| (&**k, *v))
-            .chain(self.overflow_counts.iter().map(|(k, v)| (&**k, *v)))
             .filter(|(_, st)| st.count > 0)
             .collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));

@@ -553,3 +553,58 @@ fn big_files_split_in_chunks_keep_order_and_line_numbers() {
         assert!(from_file.stdout == from_pipe.stdout, "{args:?}");
     }
 }
+
+// See: issue 20
+/// `-c` and `--stats` count at most `QTRACE_MAX_KEYS` distinct names (set
+/// low here): the names seen first are counted exactly, and the run says
+/// how many events of further names went uncounted and where the first
+/// was, and exits 2.
+#[test]
+fn r20_count_tables_past_the_cap_are_reported() {
+    let log = "\
+1@1.000000:ev_a x
+1@1.000001:ev_b x
+1@1.000002:ev_c x
+1@1.000003:ev_a x
+1@1.000004:ev_d x
+1@1.000005:ev_c x
+";
+    for (args, want) in [
+        (&["-c", "*"][..], "       2 ev_a\n       1 ev_b\n"),
+        (&["-o", "csv", "--stats", "*"][..], ""),
+    ] {
+        let out = cmd()
+            .env("QTRACE_MAX_KEYS", "2")
+            .args(args)
+            .write_stdin(log)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        if want.is_empty() {
+            let names: Vec<&str> = stdout
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').next().unwrap())
+                .collect();
+            assert_eq!(names, ["ev_a", "ev_b"], "{stdout}");
+        } else {
+            assert_eq!(stdout, want);
+        }
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            "qtrace-filter: stopped tracking new event names after 2 (3 more seen, first at <stdin>:3)\n",
+            "{args:?}"
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    // Selecting without counting needs no table: the cap changes nothing.
+    let out = cmd()
+        .env("QTRACE_MAX_KEYS", "2")
+        .arg("*")
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), log);
+    assert!(out.stderr.is_empty());
+    assert_eq!(out.status.code(), Some(0));
+}
