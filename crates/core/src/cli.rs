@@ -204,11 +204,7 @@ pub fn generate<A: CommandFactory>(
     let mut cmd = A::command().name(tool);
     use clap_complete::Shell;
     let shell = match what {
-        Generate::Man => {
-            return clap_mangen::Man::new(cmd)
-                .render(out)
-                .map_err(Error::Output);
-        }
+        Generate::Man => return crate::man::render(tool, cmd, out).map_err(Error::Output),
         Generate::Bash => Shell::Bash,
         Generate::Zsh => Shell::Zsh,
         Generate::Fish => Shell::Fish,

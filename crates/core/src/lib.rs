@@ -45,6 +45,7 @@ pub mod glob;
 pub mod input;
 pub mod limits;
 pub mod lines;
+pub mod man;
 pub mod names;
 pub mod output;
 pub mod predecode;
