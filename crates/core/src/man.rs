@@ -51,6 +51,13 @@ pub fn render(tool: &str, cmd: Command, out: &mut dyn Write) -> std::io::Result<
         "A colon-separated list of trace-events catalogs to decode events with, tried \
          after --trace-events and before QEMU's installed catalog.",
     )?;
+    tagged(
+        out,
+        "QTRACE_MAX_KEYS",
+        "The cap on every table the tool keys by input data (keyboards, disks, PCI \
+         functions, event names, ...) in place of its default. Past a cap the tool \
+         stops tracking new keys, says so at the end and exits 2.",
+    )?;
     section(out, "FILES")?;
     tagged(
         out,
@@ -208,7 +215,7 @@ Exit status: 0 if a thing was found, 1 if none was,
             assert!(at(w[0]) < at(w[1]), "{} before {}", w[0], w[1]);
         }
         assert!(page.contains("tool \\-x b.log | jq ."));
-        assert!(page.contains("QTRACE_TRACE_EVENTS"));
+        assert!(page.contains("QTRACE_TRACE_EVENTS") && page.contains("QTRACE_MAX_KEYS"));
         assert!(page.contains("lspci(8)") && page.contains("qtrace\\-filter(1)"));
         assert!(!page.contains("pci\\-table(1)"), "no tool lists itself");
         assert!(!page.contains(".SH EXTRA"));
