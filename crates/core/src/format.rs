@@ -10,8 +10,12 @@
 //! [`CFormat::match_message`] then matches a printed message against the
 //! pieces. Numbers are read greedily in the conversion's radix, strings up to
 //! the next literal (shortest first); when the rest does not match, it backs
-//! off and tries the next candidate, within a fixed step budget so that no input
-//! can make it slow. The whole message must be consumed.
+//! off and tries the next candidate. The whole message must be consumed.
+//!
+//! Cost: a straight-line plan takes each conversion's first candidate in
+//! one pass; the backtracking search gets a few passes' worth of work; past
+//! that, the table of [`linear`] finds the same first match in
+//! O(message length × pieces), so no message can make matching slow.
 //!
 //! Documented choices for formats that are ambiguous by construction:
 //! - `%s` directly followed by another conversion (no literal between) takes
@@ -21,6 +25,8 @@
 //! - `%20s`-style padding spaces are not part of the string value.
 
 use crate::value::{Kind, Radix};
+
+mod linear;
 
 /// A length modifier (only used to bound the value's range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,9 +115,6 @@ pub struct Slot {
 /// The most literal and conversion pieces a format may have.
 const MAX_PIECES: usize = 512;
 
-/// The largest number of matching steps spent on one message.
-const STEP_BUDGET: u32 = 20_000;
-
 impl CFormat {
     /// Parses the C source of a trace-events format (the text from the first
     /// `"` to the end of the line).
@@ -188,10 +191,12 @@ impl CFormat {
     /// [`slot_kinds`](Self::slot_kinds) entry. `out` is cleared first.
     ///
     /// Matching first follows the first candidate of every conversion in one
-    /// pass (the straight-line plan, when the format has one); only when that
-    /// path fails does the general matcher search the other candidates. Both
-    /// find the same first match, because the general matcher tries the
-    /// candidates in the same order, depth first.
+    /// pass (the straight-line plan, when the format has one). When that path
+    /// fails, the general matcher searches the other candidates depth first,
+    /// in the same order, for a few passes' worth of work; past that, the
+    /// linear matcher ([`match_linear`](Self::match_linear)) finds the same
+    /// first match in time linear in the message. Whichever answers, the
+    /// answer is the first match of the depth-first search.
     pub fn match_message(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
         out.clear();
         if let Some(plan) = &self.plan {
@@ -200,7 +205,7 @@ impl CFormat {
             }
             out.clear();
         }
-        self.match_backtracking(msg, out)
+        self.match_general(msg, out, &mut 0)
     }
 
     /// Like [`match_message`](Self::match_message), but appends the slots
@@ -221,7 +226,7 @@ impl CFormat {
             }
             out.truncate(base);
         }
-        let matched = self.match_backtracking(msg, scratch);
+        let matched = self.match_general(msg, scratch, &mut 0);
         if matched {
             out.extend_from_slice(scratch);
         }
@@ -238,13 +243,105 @@ impl CFormat {
             .is_some_and(|p| run_plan(p, msg, &mut out))
     }
 
-    /// Matches with the general (backtracking) matcher only. `out` is cleared
-    /// first. For tests that compare it with [`match_message`](Self::match_message).
+    /// Whether the format has a straight-line plan (for tests).
     #[doc(hidden)]
-    pub fn match_backtracking(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
+    pub fn has_plan(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// Matches with the backtracking matcher alone, spending at most
+    /// `work_limit` units of work (one per call and one per byte looked at);
+    /// `None` when that was not enough to decide. `out` is cleared first.
+    /// For tests: an oracle that shares no code with the linear matcher.
+    #[doc(hidden)]
+    pub fn match_backtracking_within(
+        &self,
+        msg: &[u8],
+        out: &mut Vec<Slot>,
+        work_limit: usize,
+    ) -> Option<bool> {
+        self.search(msg, out, work_limit, None, &mut 0)
+    }
+
+    /// Matches with the linear matcher alone (no plan, no budget): first,
+    /// for every piece and every position of `msg`, whether the rest of the
+    /// format can match from there (one backward pass per piece, see
+    /// [`linear`]); then the backtracking search, entering only those
+    /// states, walks straight to the match it would have found alone. Costs
+    /// O(message length × pieces) whatever the message holds. `out` is
+    /// cleared first.
+    #[doc(hidden)]
+    pub fn match_linear(&self, msg: &[u8], out: &mut Vec<Slot>) -> bool {
+        self.match_linear_costed(msg, out, &mut 0)
+    }
+
+    /// [`match_message`](Self::match_message), also returning the work it
+    /// spent: one unit per byte the plan read, per call of the backtracking
+    /// search, per byte it looked at, and per state and byte of the linear
+    /// matcher. For tests that bound the work by the message length.
+    #[doc(hidden)]
+    pub fn match_cost(&self, msg: &[u8]) -> (bool, usize) {
+        let mut out = Vec::new();
+        if let Some(plan) = &self.plan {
+            if run_plan(plan, msg, &mut out) {
+                return (true, msg.len() + 1);
+            }
+        }
+        let mut work = msg.len() + 1;
+        let matched = self.match_general(msg, &mut out, &mut work);
+        (matched, work)
+    }
+
+    /// The general matcher: the backtracking search within a budget of a
+    /// few passes over the message, then, when that did not decide, the
+    /// linear matcher. `work` accumulates the work spent.
+    fn match_general(&self, msg: &[u8], out: &mut Vec<Slot>, work: &mut usize) -> bool {
+        let budget = 4 * msg.len() + 32 * self.pieces.len() + 256;
+        match self.search(msg, out, budget, None, work) {
+            Some(matched) => matched,
+            None => self.match_linear_costed(msg, out, work),
+        }
+    }
+
+    fn match_linear_costed(&self, msg: &[u8], out: &mut Vec<Slot>, work: &mut usize) -> bool {
         out.clear();
-        let mut steps = 0u32;
-        self.match_from(0, msg, 0, out, &mut steps)
+        let table = linear::Table::build(&self.pieces, msg);
+        *work += table.work();
+        if !table.matches() {
+            return false;
+        }
+        // Every state entered leads to a match, so the search never backs
+        // off; `Some(false)` or `None` would be a bug in the table.
+        self.search(msg, out, usize::MAX, Some(&table), work) == Some(true)
+    }
+
+    /// The backtracking search from the first piece: `Some(matched)`, or
+    /// `None` when `limit` ran out before it could decide. With a `table`,
+    /// only states the table marks as leading to a match are entered.
+    fn search(
+        &self,
+        msg: &[u8],
+        out: &mut Vec<Slot>,
+        limit: usize,
+        table: Option<&linear::Table<'_>>,
+        work: &mut usize,
+    ) -> Option<bool> {
+        out.clear();
+        let mut s = Search {
+            work: 0,
+            limit,
+            table,
+        };
+        let found = self.match_from(0, msg, 0, out, &mut s);
+        *work += s.work;
+        if found {
+            Some(true)
+        } else {
+            out.clear();
+            // Running out is for good: once spent, every call fails at once,
+            // so a failure before that was a real one.
+            (!s.spent()).then_some(false)
+        }
     }
 
     fn match_from(
@@ -253,10 +350,15 @@ impl CFormat {
         msg: &[u8],
         pos: usize,
         out: &mut Vec<Slot>,
-        steps: &mut u32,
+        s: &mut Search<'_, '_>,
     ) -> bool {
-        *steps += 1;
-        if *steps > STEP_BUDGET {
+        s.work += 1;
+        if s.spent() {
+            return false;
+        }
+        if let Some(t) = s.table
+            && !t.good(pi, pos)
+        {
             return false;
         }
         let Some(piece) = self.pieces.get(pi) else {
@@ -264,9 +366,10 @@ impl CFormat {
         };
         match piece {
             Piece::Lit(l) => {
+                s.work += l.len();
                 msg.len() >= pos + l.len()
                     && &msg[pos..pos + l.len()] == l.as_slice()
-                    && self.match_from(pi + 1, msg, pos + l.len(), out, steps)
+                    && self.match_from(pi + 1, msg, pos + l.len(), out, s)
             }
             Piece::Conv(c) => {
                 let mark = out.len();
@@ -284,35 +387,44 @@ impl CFormat {
                                 vstart += 1;
                             }
                         }
+                        s.work += vstart - pos;
                         let starts: &[usize] = if vstart != pos {
                             &[vstart, pos]
                         } else {
                             &[pos]
                         };
-                        for &s in starts {
+                        for &start in starts {
                             if is_last {
-                                let end = trim_left_pad(c, msg, s, msg.len());
-                                self.push_str(c, msg, s, end, pos, out);
+                                let end = trim_left_pad(c, msg, start, msg.len());
+                                s.work += msg.len() - end;
+                                self.push_str(c, msg, start, end, pos, out);
                                 return true;
                             }
                             // Candidate ends: where the next literal starts (shortest first),
                             // or every position when a conversion follows.
-                            let mut e = s;
+                            let mut e = start;
                             loop {
                                 let cand = match next_lit {
                                     Some(l) => match find_lit(&msg[e..], l) {
-                                        Some(k) => e + k,
-                                        None => break,
+                                        Some(k) => {
+                                            s.work += k + l.len();
+                                            e + k
+                                        }
+                                        None => {
+                                            s.work += msg.len() - e;
+                                            break;
+                                        }
                                     },
                                     None => e,
                                 };
-                                let vend = trim_left_pad(c, msg, s, cand);
-                                self.push_str(c, msg, s, vend, pos, out);
-                                if self.match_from(pi + 1, msg, cand, out, steps) {
+                                let vend = trim_left_pad(c, msg, start, cand);
+                                s.work += cand - vend;
+                                self.push_str(c, msg, start, vend, pos, out);
+                                if self.match_from(pi + 1, msg, cand, out, s) {
                                     return true;
                                 }
                                 out.truncate(mark);
-                                if cand >= msg.len() || *steps > STEP_BUDGET {
+                                if cand >= msg.len() || s.spent() {
                                     break;
                                 }
                                 e = cand + 1;
@@ -332,7 +444,7 @@ impl CFormat {
                                     num: u64::from(msg[vs]),
                                     null: false,
                                 });
-                                if self.match_from(pi + 1, msg, end, out, steps) {
+                                if self.match_from(pi + 1, msg, end, out, s) {
                                     return true;
                                 }
                                 out.truncate(mark);
@@ -343,10 +455,13 @@ impl CFormat {
                     Kind::Pointer => {
                         let rest = &msg[pos..];
                         let lead = leading_spaces(c, rest);
+                        s.work += lead;
                         let r = &rest[lead..];
                         if r.starts_with(b"(nil)") {
                             let end = pos + lead + 5;
-                            let end = end + trailing_pad(c, msg, pos, end);
+                            let pad = trailing_pad(c, msg, pos, end);
+                            s.work += pad;
+                            let end = end + pad;
                             self.push_star(c, pos, end, out);
                             out.push(Slot {
                                 start: (pos + lead) as u32,
@@ -354,7 +469,7 @@ impl CFormat {
                                 num: 0,
                                 null: true,
                             });
-                            if self.match_from(pi + 1, msg, end, out, steps) {
+                            if self.match_from(pi + 1, msg, end, out, s) {
                                 return true;
                             }
                             out.truncate(mark);
@@ -368,6 +483,7 @@ impl CFormat {
                             .iter()
                             .take_while(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
                             .count();
+                        s.work += n;
                         self.try_number_ends(
                             c,
                             pi,
@@ -379,13 +495,14 @@ impl CFormat {
                             16,
                             false,
                             out,
-                            steps,
+                            s,
                             mark,
                         )
                     }
                     Kind::Signed | Kind::Unsigned(_) | Kind::Width => {
                         let rest = &msg[pos..];
                         let lead = leading_spaces(c, rest);
+                        s.work += lead;
                         let mut p = pos + lead;
                         let vstart = p;
                         let mut neg = false;
@@ -414,11 +531,12 @@ impl CFormat {
                                 // `%#x` prints zero without `0x` (`0`, or
                                 // `00000000` with `%#08x`): only zeros may follow.
                                 let zeros = msg[p..].iter().take_while(|&&b| b == b'0').count();
+                                s.work += zeros;
                                 if zeros == 0 {
                                     return false;
                                 }
                                 return self.try_number_ends(
-                                    c, pi, msg, pos, p, vstart, zeros, 16, false, out, steps, mark,
+                                    c, pi, msg, pos, p, vstart, zeros, 16, false, out, s, mark,
                                 );
                             }
                         }
@@ -431,34 +549,41 @@ impl CFormat {
                                 _ => b.is_ascii_digit(),
                             })
                             .count();
+                        s.work += n;
                         self.try_number_ends(
-                            c, pi, msg, pos, p, vstart, n, radix, neg, out, steps, mark,
+                            c, pi, msg, pos, p, vstart, n, radix, neg, out, s, mark,
                         )
                     }
                     Kind::Float => {
                         let rest = &msg[pos..];
                         let lead = leading_spaces(c, rest);
-                        let s = pos + lead;
-                        let n = msg[s..]
+                        let start = pos + lead;
+                        let n = msg[start..]
                             .iter()
                             .take_while(|b| {
                                 b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+')
                             })
                             .count();
+                        s.work += lead + n;
                         let mut k = n;
                         while k > 0 {
-                            let end = s + k + trailing_pad(c, msg, pos, s + k);
+                            let pad = trailing_pad(c, msg, pos, start + k);
+                            s.work += pad;
+                            let end = start + k + pad;
                             self.push_star(c, pos, end, out);
                             out.push(Slot {
-                                start: s as u32,
-                                end: (s + k) as u32,
+                                start: start as u32,
+                                end: (start + k) as u32,
                                 num: 0,
                                 null: false,
                             });
-                            if self.match_from(pi + 1, msg, end, out, steps) {
+                            if self.match_from(pi + 1, msg, end, out, s) {
                                 return true;
                             }
                             out.truncate(mark);
+                            if s.spent() {
+                                return false;
+                            }
                             k -= 1;
                         }
                         false
@@ -468,7 +593,9 @@ impl CFormat {
         }
     }
 
-    /// Tries the digit runs `digits_start..digits_start+k` for k = n down to 1.
+    /// Tries the digit runs `digits_start..digits_start+k` for k = n down to
+    /// the fewest digits the conversion may print, skipping those whose value
+    /// outgrows the C type.
     #[allow(clippy::too_many_arguments)]
     fn try_number_ends(
         &self,
@@ -482,49 +609,52 @@ impl CFormat {
         radix: u32,
         neg: bool,
         out: &mut Vec<Slot>,
-        steps: &mut u32,
+        s: &mut Search<'_, '_>,
         mark: usize,
     ) -> bool {
-        let mut k = n;
+        // The length modifier bounds what printf could have printed: a
+        // greedy run of digits must not outgrow its C type.
+        let (max_pos, max_neg) = value_bounds(c);
+        let limit = if neg { max_neg } else { max_pos };
+        // A run that outgrows the type makes every longer run outgrow it
+        // too: only the runs up to the longest that fits are candidates.
+        // That one is its leading zeros, then significant digits while the
+        // value fits (at most 22 of them in any radix).
+        let digits = &msg[digits_start..digits_start + n];
+        let zeros = digits.iter().take_while(|&&b| b == b'0').count();
+        let fits = zeros + fitting_digits(&digits[zeros..], u64::from(radix), limit);
+        s.work += fits + 1;
         // `%.0x` of 0 prints no digit at all (C11 7.21.6.1).
         let min = usize::from(c.precision != Some(0));
+        let mut k = fits;
         while k >= min {
             let dend = digits_start + k;
-            if let Some(mag) = parse_radix(&msg[digits_start..dend], radix) {
-                // The length modifier bounds what printf could have printed:
-                // a greedy run of digits must not outgrow its C type.
-                let bits = match (c.kind, c.length) {
-                    (Kind::Pointer, _) | (_, Length::Long) => 64,
-                    (_, Length::Int) => 32,
-                    (_, Length::Short) => 16,
-                    (_, Length::Char) => 8,
-                };
-                let (max_pos, max_neg) = if c.kind == Kind::Signed {
-                    ((1u64 << (bits - 1)) - 1, 1u64 << (bits - 1))
-                } else {
-                    (u64::MAX >> (64 - bits), 0)
-                };
-                let num = if neg {
-                    (mag <= max_neg).then(|| (mag as i64).wrapping_neg() as u64)
-                } else {
-                    (mag <= max_pos).then_some(mag)
-                };
-                if let Some(num) = num {
-                    let end = dend + trailing_pad(c, msg, field_start, dend);
-                    self.push_star(c, field_start, end, out);
-                    out.push(Slot {
-                        start: value_start as u32,
-                        end: dend as u32,
-                        num,
-                        null: false,
-                    });
-                    if self.match_from(pi + 1, msg, end, out, steps) {
-                        return true;
-                    }
-                    out.truncate(mark);
-                }
+            let mag = if k <= zeros {
+                0
+            } else {
+                s.work += k - zeros;
+                parse_radix(&digits[zeros..k], radix).unwrap_or(u64::MAX)
+            };
+            let num = if neg {
+                (mag as i64).wrapping_neg() as u64
+            } else {
+                mag
+            };
+            let pad = trailing_pad(c, msg, field_start, dend);
+            s.work += pad;
+            let end = dend + pad;
+            self.push_star(c, field_start, end, out);
+            out.push(Slot {
+                start: value_start as u32,
+                end: dend as u32,
+                num,
+                null: false,
+            });
+            if self.match_from(pi + 1, msg, end, out, s) {
+                return true;
             }
-            if *steps > STEP_BUDGET || k == 0 {
+            out.truncate(mark);
+            if s.spent() || k == 0 {
                 return false;
             }
             k -= 1;
@@ -570,6 +700,59 @@ impl CFormat {
             null,
         });
     }
+}
+
+/// The state of one backtracking search.
+struct Search<'t, 'a> {
+    /// Work spent: one unit per call and one per byte looked at.
+    work: usize,
+    /// The search gives up (fails) once `work` exceeds this.
+    limit: usize,
+    /// When set, only the states it marks as leading to a match are entered.
+    table: Option<&'t linear::Table<'a>>,
+}
+
+impl Search<'_, '_> {
+    fn spent(&self) -> bool {
+        self.work > self.limit
+    }
+}
+
+/// The largest magnitudes of a positive and of a negative value the
+/// conversion's C type holds (a negative one only for `%d`).
+fn value_bounds(c: &Conv) -> (u64, u64) {
+    let bits = match (c.kind, c.length) {
+        (Kind::Pointer, _) | (_, Length::Long) => 64,
+        (_, Length::Int) => 32,
+        (_, Length::Short) => 16,
+        (_, Length::Char) => 8,
+    };
+    if c.kind == Kind::Signed {
+        ((1u64 << (bits - 1)) - 1, 1u64 << (bits - 1))
+    } else {
+        (u64::MAX >> (64 - bits), 0)
+    }
+}
+
+/// How many of the digits at the start of `d` (the first one not a zero)
+/// form a value of at most `limit`: they stop fitting after at most 22.
+fn fitting_digits(d: &[u8], radix: u64, limit: u64) -> usize {
+    let mut v: u64 = 0;
+    let mut k = 0;
+    while let Some(&b) = d.get(k) {
+        let Some(x) = (b as char).to_digit(radix as u32) else {
+            break;
+        };
+        match v
+            .checked_mul(radix)
+            .and_then(|v| v.checked_add(u64::from(x)))
+        {
+            Some(w) if w <= limit => v = w,
+            _ => break,
+        }
+        k += 1;
+    }
+    k
 }
 
 /// The first occurrence of `needle` in `hay`.
@@ -1133,14 +1316,19 @@ fn trim_left_pad(c: &Conv, msg: &[u8], s: usize, mut e: usize) -> usize {
 
 /// Leading padding spaces of a right-aligned field with a width.
 fn leading_spaces(c: &Conv, rest: &[u8]) -> usize {
-    if (c.width.is_some() || c.star_width) && !c.left && !c.zero {
-        rest.iter().take_while(|&&b| b == b' ').count()
-    } else if c.zero && (c.width.is_some() || c.star_width) && c.precision.is_some() {
-        // With a precision the 0 flag is ignored for integers: spaces pad.
+    if pads_with_spaces(c) {
         rest.iter().take_while(|&&b| b == b' ').count()
     } else {
         0
     }
+}
+
+/// Whether a field's leading spaces are its padding: a width without `-`
+/// and without `0`, or with `0` and a precision (with a precision the 0 flag
+/// is ignored for integers: spaces pad).
+fn pads_with_spaces(c: &Conv) -> bool {
+    let width = c.width.is_some() || c.star_width;
+    width && ((!c.left && !c.zero) || (c.zero && c.precision.is_some()))
 }
 
 /// Trailing padding of a left-justified field: spaces up to the width.
@@ -1636,21 +1824,9 @@ mod plan_tests {
             },
         ];
         for m in &variants {
-            // Without a plan both sides are the backtracking matcher, which
-            // on the 64 KiB messages a `*` width of 2^31 renders spends its
-            // whole step budget slowly (minutes per case in a debug build).
-            if f.plan.is_none() && m.len() > 4096 {
-                continue;
-            }
-            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            compare_with_oracle(&f, m);
+            let mut fast = Vec::new();
             let a = f.match_message(m, &mut fast);
-            let b = f.match_backtracking(m, &mut slow);
-            assert_eq!(
-                (a, &fast),
-                (b, &slow),
-                "format {format:?} message {:?}",
-                String::from_utf8_lossy(m)
-            );
             // Appending after slots already there: those, then the same
             // slots, or nothing added.
             let before = Slot {
@@ -1672,7 +1848,109 @@ mod plan_tests {
         }
     }
 
+    /// Work the oracle may spend on one message: far more than any of these
+    /// messages needs, except the 64 KiB ones a huge `*` width renders.
+    const ORACLE_WORK: usize = 2_000_000;
+
+    /// The plan (when the format has one) and the linear matcher give what
+    /// the backtracking search alone gives, when it decides within
+    /// [`ORACLE_WORK`]. Without a plan, `match_message` is that same search
+    /// for short messages, so only the linear matcher is compared then.
+    fn compare_with_oracle(f: &CFormat, m: &[u8]) {
+        let mut slow = Vec::new();
+        let Some(b) = f.match_backtracking_within(m, &mut slow, ORACLE_WORK) else {
+            return;
+        };
+        let show = || {
+            format!(
+                "format {:?} message {:?}",
+                f.pieces,
+                String::from_utf8_lossy(m)
+            )
+        };
+        if f.has_plan() {
+            let mut fast = Vec::new();
+            let a = f.match_message(m, &mut fast);
+            assert_eq!((a, &fast), (b, &slow), "plan: {}", show());
+        }
+        let mut lin = Vec::new();
+        let c = f.match_linear(m, &mut lin);
+        assert_eq!((c, &lin), (b, &slow), "linear: {}", show());
+        // State by state: a state the table wrongly marks would not change
+        // the answer, only make the search back off (and cost time).
+        if m.len() <= 64 {
+            let table = linear::Table::build(&f.pieces, m);
+            for pi in 0..=f.pieces.len() {
+                for pos in 0..=m.len() {
+                    let mut s = Search {
+                        work: 0,
+                        limit: ORACLE_WORK,
+                        table: None,
+                    };
+                    let found = f.match_from(pi, m, pos, &mut Vec::new(), &mut s);
+                    if s.spent() {
+                        continue;
+                    }
+                    assert_eq!(
+                        table.good(pi, pos),
+                        found,
+                        "piece {pi} at {pos}: {}",
+                        show()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Bits of messages that make matching hard: digits and zeros, signs,
+    /// prefixes, NULL markers, spaces and the literals' bytes.
+    const MESSAGE_TOKENS: &[&str] = &[
+        "0",
+        "00",
+        "000",
+        "1",
+        "7",
+        "9",
+        "a",
+        "f",
+        "F",
+        "x",
+        "0x",
+        "0X",
+        " ",
+        "  ",
+        "-",
+        "+",
+        ":",
+        ".",
+        "@",
+        "=",
+        "(",
+        ")",
+        ", ",
+        "ab",
+        "(nil)",
+        "(null)",
+        " -> 0x",
+        "ffffffff",
+        "ffffffffffffffff",
+        "18446744073709551615",
+        "18446744073709551616",
+        "2147483648",
+        "4294967296",
+        "1.5e-3",
+    ];
+
     proptest! {
+        #[test]
+        fn linear_agrees_with_backtracking(
+            format in format_strategy(),
+            parts in proptest::collection::vec(proptest::sample::select(MESSAGE_TOKENS), 0..14),
+        ) {
+            let f = CFormat::from_printf(format.as_bytes()).unwrap();
+            compare_with_oracle(&f, parts.concat().as_bytes());
+        }
+
         #[test]
         fn plan_agrees_with_backtracking(
             format in format_strategy(),

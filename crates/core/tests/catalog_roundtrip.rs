@@ -1075,15 +1075,29 @@ fn check_spec(catalog: &Catalog, spec: &EventSpec, cases: u32, tally: &mut Tally
             ));
             continue;
         }
-        // The straight-line plan and the backtracking matcher must agree.
+        // The straight-line plan (when the format has one) and the linear
+        // matcher must agree with the backtracking search alone.
         if let Ok(compiled) = spec.compiled() {
-            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let (mut fast, mut slow, mut linear) = (Vec::new(), Vec::new(), Vec::new());
             let format = compiled.format();
             let fast_ok = format.match_message(&msg, &mut fast);
-            let slow_ok = format.match_backtracking(&msg, &mut slow);
-            if (fast_ok, &fast) != (slow_ok, &slow) {
+            let linear_ok = format.match_linear(&msg, &mut linear);
+            let Some(slow_ok) = format.match_backtracking_within(&msg, &mut slow, 2_000_000) else {
+                tally
+                    .failures
+                    .push(format!("{}: backtracking did not decide", show()));
+                continue;
+            };
+            if format.has_plan() && (fast_ok, &fast) != (slow_ok, &slow) {
                 tally.failures.push(format!(
                     "{}: planned matcher gave {fast_ok} {fast:?}, backtracking {slow_ok} {slow:?}",
+                    show()
+                ));
+                continue;
+            }
+            if (linear_ok, &linear) != (slow_ok, &slow) {
+                tally.failures.push(format!(
+                    "{}: linear matcher gave {linear_ok} {linear:?}, backtracking {slow_ok} {slow:?}",
                     show()
                 ));
                 continue;
