@@ -43,6 +43,20 @@
 //!
 //! Neither changes the exit status: other lines are information, and an
 //! unknown name is a warning.
+//!
+//! **Messages.** A tool that reports a problem per line keeps each kind of
+//! problem to its first [`MESSAGES_SHOWN`] messages ([`Messages`]); the rest
+//! are counted, and at the end
+//!
+//! ```text
+//! dma-sectors: 25 requests not aligned to the sector size in all; the first 20 are shown above
+//! ```
+//!
+//! says how many there were. A systematically odd trace cannot bury the
+//! output under messages, one kind of problem cannot hide the first of
+//! another, and errors past the cap still count (the exit status is 2).
+
+use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::scan::Diag;
@@ -76,6 +90,9 @@ pub struct Limit {
     byte_budget: usize,
     /// Bytes of key text admitted so far.
     bytes: usize,
+    /// What happens to the input a refused key named, said after the
+    /// summary (empty: nothing to say).
+    effect: &'static str,
     /// Keys in the table when the first one was refused.
     tracked_at_refusal: usize,
     refused: u64,
@@ -101,6 +118,7 @@ impl Limit {
             cap,
             byte_budget: usize::MAX,
             bytes: 0,
+            effect: "",
             tracked_at_refusal: 0,
             refused: 0,
             first_refused: None,
@@ -111,6 +129,14 @@ impl Limit {
     /// [`admit_bytes`](Self::admit_bytes) reaches `budget` bytes.
     pub fn with_byte_budget(mut self, budget: usize) -> Limit {
         self.byte_budget = budget;
+        self
+    }
+
+    /// Says in the summary what became of the input a refused key named
+    /// (`those values are printed as they are`), when that is not just
+    /// "not tracked".
+    pub fn with_effect(mut self, effect: &'static str) -> Limit {
+        self.effect = effect;
         self
     }
 
@@ -125,6 +151,17 @@ impl Limit {
     #[inline]
     pub fn admit(&mut self, len: usize, place: impl FnOnce() -> String) -> bool {
         if len < self.cap {
+            return true;
+        }
+        self.refuse(len, place);
+        false
+    }
+
+    /// Like [`admit`](Self::admit) for `n` keys that go in together or not
+    /// at all (a request's first and last sector).
+    #[inline]
+    pub fn admit_many(&mut self, len: usize, n: usize, place: impl FnOnce() -> String) -> bool {
+        if len.saturating_add(n) <= self.cap {
             return true;
         }
         self.refuse(len, place);
@@ -171,9 +208,10 @@ impl Limit {
     /// The sentence that says what was not tracked, when something was not.
     pub fn summary(&self) -> Option<String> {
         let first = self.first_refused.as_deref()?;
+        let sep = if self.effect.is_empty() { "" } else { "; " };
         Some(format!(
-            "stopped tracking new {} after {} ({} more seen, first at {first})",
-            self.what, self.tracked_at_refusal, self.refused
+            "stopped tracking new {} after {} ({} more seen, first at {first}){sep}{}",
+            self.what, self.tracked_at_refusal, self.refused, self.effect
         ))
     }
 
@@ -183,6 +221,87 @@ impl Limit {
         if let Some(s) = self.summary() {
             diag.note(s);
             diag.count_error();
+        }
+    }
+}
+
+/// Messages of one kind a tool prints before it only counts the rest (see
+/// [`Messages`]).
+pub const MESSAGES_SHOWN: u64 = 20;
+
+/// The message cap of a tool's `K` kinds of problem; see the module
+/// documentation. Kinds are numbered `0..K`, each named by what its
+/// problems are, in the plural (`requests not aligned to the sector size`).
+#[derive(Debug, Clone)]
+pub struct Messages<const K: usize> {
+    what: [&'static str; K],
+    counts: [u64; K],
+}
+
+impl<const K: usize> Messages<K> {
+    /// Nothing counted yet, for kinds described by `what`.
+    pub fn new(what: [&'static str; K]) -> Messages<K> {
+        Messages {
+            what,
+            counts: [0; K],
+        }
+    }
+
+    /// Counts a problem of kind `kind`; true when its message is to be
+    /// printed (one of the first [`MESSAGES_SHOWN`] of its kind).
+    #[inline]
+    pub fn show(&mut self, kind: usize) -> bool {
+        match self.counts.get_mut(kind) {
+            Some(n) => {
+                *n += 1;
+                *n <= MESSAGES_SHOWN
+            }
+            None => true,
+        }
+    }
+
+    /// Counts a warning of kind `kind` and prints it when [`show`](Self::show)
+    /// says so.
+    pub fn warn(&mut self, diag: &Diag, kind: usize, msg: impl fmt::Display) {
+        if self.show(kind) {
+            diag.warn(msg);
+        }
+    }
+
+    /// Counts an error of kind `kind` and prints it when [`show`](Self::show)
+    /// says so; it counts as an error (exit status 2) either way.
+    pub fn error(&mut self, diag: &Diag, kind: usize, e: &Error) {
+        if self.show(kind) {
+            diag.error(e);
+        } else {
+            diag.count_error();
+        }
+    }
+
+    /// Problems of kind `kind` counted, shown or not.
+    pub fn count(&self, kind: usize) -> u64 {
+        self.counts.get(kind).copied().unwrap_or(0)
+    }
+
+    /// The sentence that says how many problems of kind `kind` there were,
+    /// when some were not shown.
+    pub fn summary(&self, kind: usize) -> Option<String> {
+        let n = self.count(kind);
+        (n > MESSAGES_SHOWN).then(|| {
+            format!(
+                "{n} {} in all; the first {MESSAGES_SHOWN} are shown above",
+                self.what[kind]
+            )
+        })
+    }
+
+    /// Prints the [`summary`](Self::summary) of every kind that has one, as
+    /// notes (what they count was reported, or counted, already).
+    pub fn report(&self, diag: &Diag) {
+        for kind in 0..K {
+            if let Some(s) = self.summary(kind) {
+                diag.note(s);
+            }
         }
     }
 }
@@ -302,6 +421,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_go_in_together_are_refused_together() {
+        let mut l = Limit::with_cap("boundaries", 3);
+        assert!(l.admit_many(0, 2, String::new));
+        assert!(!l.admit_many(2, 2, || "f:2".into()));
+        assert!(l.admit_many(2, 1, String::new));
+        assert!(l.admit_many(3, 0, String::new));
+        assert_eq!(
+            l.summary().as_deref(),
+            Some("stopped tracking new boundaries after 2 (1 more seen, first at f:2)")
+        );
+    }
+
+    #[test]
     fn nothing_refused_says_nothing_and_counts_no_error() {
         let mut l = Limit::with_cap("disks", 10);
         assert!(l.admit(9, || unreachable!("not refused")));
@@ -330,6 +462,46 @@ mod tests {
             l.summary().as_deref(),
             Some("stopped tracking new names after 1 (1 more seen, first at f:2)")
         );
+    }
+
+    #[test]
+    fn the_effect_of_a_refusal_follows_the_summary() {
+        let mut l = Limit::with_cap("pointers", 1).with_effect("those are printed as they are");
+        assert!(l.admit(0, String::new));
+        assert!(!l.admit(1, || "t.log:2".into()));
+        assert_eq!(
+            l.summary().as_deref(),
+            Some(
+                "stopped tracking new pointers after 1 (1 more seen, first at t.log:2); \
+                 those are printed as they are"
+            )
+        );
+    }
+
+    #[test]
+    fn messages_past_the_cap_are_counted_per_kind_and_summarised() {
+        let mut m = Messages::new(["odd requests", "bad lines"]);
+        let shown = (0..MESSAGES_SHOWN + 5).filter(|_| m.show(0)).count() as u64;
+        assert_eq!(shown, MESSAGES_SHOWN);
+        // Another kind has its own cap.
+        assert!(m.show(1));
+        assert_eq!((m.count(0), m.count(1)), (MESSAGES_SHOWN + 5, 1));
+        assert_eq!(
+            m.summary(0),
+            Some(format!(
+                "{} odd requests in all; the first {MESSAGES_SHOWN} are shown above",
+                MESSAGES_SHOWN + 5
+            ))
+        );
+        assert_eq!(m.summary(1), None);
+        // Errors past the cap are not printed but still count.
+        let diag = Diag::new("t");
+        let e = Error::usage("x");
+        for _ in 0..MESSAGES_SHOWN + 3 {
+            m.error(&diag, 1, &e);
+        }
+        assert_eq!(diag.errors(), MESSAGES_SHOWN + 3);
+        assert_eq!(m.count(1), MESSAGES_SHOWN + 4);
     }
 
     #[test]

@@ -110,8 +110,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     tracker.set_input_names(names.clone());
     let mut unused = qtrace_core::limits::Unused::new();
     tracker.want_latencies(cfg.mode == cli::Mode::Summary);
-    let mut warn = Warnings::new(env.diag, names);
     let mut report = Report::new(&cfg, &mut *out, env.line_buffered);
+    report.set_input_names(names.clone());
+    let mut warn = Warnings::new(env.diag, names);
     let mut decoder = Decoder::new(&catalog);
     let mut scratch = Vec::new();
     let mut have_origin = false;
@@ -172,6 +173,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     tracker.finish(&mut warn, &mut report)?;
     warn.finish();
     tracker.report_limits(env.diag);
+    report.report_limits(env.diag);
     unused.report(env.diag);
     let requests = report.requests;
     report.finish(tracker.disks())?;

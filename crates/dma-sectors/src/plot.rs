@@ -6,14 +6,17 @@
 //! Traces without timestamps are plotted against the request number. The
 //! SVG is written by hand (no plotting crate): one `<path>` per disk and
 //! direction keeps the file small. The plot holds one 40-byte point per
-//! request of known length until the end of the run; it is the only part of
-//! the tool whose memory grows with the trace.
+//! request of known length until the end of the run, at most
+//! [`MAX_PLOT_POINTS`]; past it, later requests are left out of the plot and
+//! the run says so and exits 2 (see `qtrace_core::limits`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use qtrace_core::Error;
+use qtrace_core::limits::Limit;
+use qtrace_core::scan::Diag;
 
 use crate::track::Disks;
 
@@ -34,10 +37,29 @@ pub struct Point {
     pub sectors: u64,
 }
 
+/// Requests `--plot` holds at most (40 MB of points; an SVG of a million
+/// strokes is already slow to display).
+pub const MAX_PLOT_POINTS: usize = 1_000_000;
+
 /// The points collected during the run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Plot {
     points: Vec<Point>,
+    /// The cap of `points`.
+    limit: Limit,
+}
+
+impl Default for Plot {
+    fn default() -> Self {
+        // A malformed QTRACE_MAX_KEYS is reported by the tool before any
+        // input is read; here it means the default.
+        let cap = qtrace_core::limits::cap_override().ok().flatten();
+        Plot {
+            points: Vec::new(),
+            limit: Limit::with_cap("requests to plot", cap.unwrap_or(MAX_PLOT_POINTS))
+                .with_effect("the plot shows the requests before it"),
+        }
+    }
 }
 
 const WIDTH: f64 = 1000.0;
@@ -70,9 +92,17 @@ fn ticks(max: f64) -> Vec<f64> {
 }
 
 impl Plot {
-    /// Adds a request.
-    pub fn push(&mut self, p: Point) {
-        self.points.push(p);
+    /// Adds a request (first seen at `place`), while the cap allows.
+    #[inline]
+    pub fn push(&mut self, p: Point, place: impl FnOnce() -> String) {
+        if self.limit.admit(self.points.len(), place) {
+            self.points.push(p);
+        }
+    }
+
+    /// Says how many requests were left out (an error: exit status 2).
+    pub fn report_limit(&self, diag: &Diag) {
+        self.limit.report(diag);
     }
 
     /// Writes the SVG.
@@ -111,9 +141,24 @@ impl Plot {
         if xmax <= xmin {
             xmax = xmin + 1.0;
         }
-        let shown: Vec<usize> = (0..disks.list().len())
-            .filter(|&d| self.points.iter().any(|p| p.disk as usize == d))
-            .collect();
+        // The points by disk and direction, in request order within each
+        // (a stable sort): each panel reads only its own points, so many
+        // disks do not cost a pass over every point each.
+        let mut order: Vec<u32> = (0..self.points.len() as u32).collect();
+        order.sort_by_key(|&i| {
+            let p = &self.points[i as usize];
+            (p.disk, p.write)
+        });
+        let mut groups: Vec<(usize, &[u32])> = Vec::new();
+        for run in
+            order.chunk_by(|&a, &b| self.points[a as usize].disk == self.points[b as usize].disk)
+        {
+            let d = self.points[run[0] as usize].disk as usize;
+            if d < disks.list().len() {
+                groups.push((d, run));
+            }
+        }
+        let shown: Vec<usize> = groups.iter().map(|g| g.0).collect();
         let panels = shown.len().max(1) as f64;
         let height = TOP + panels * (PANEL + GAP);
         let pw = WIDTH - LEFT - RIGHT;
@@ -138,13 +183,11 @@ impl Plot {
                 TOP + 20.0
             )?;
         }
-        for (k, &d) in shown.iter().enumerate() {
+        for (k, &(d, group)) in groups.iter().enumerate() {
             let disk = disks.get(d);
             let y0 = TOP + k as f64 * (PANEL + GAP);
-            let ymax = self
-                .points
-                .iter()
-                .filter(|p| p.disk as usize == d)
+            let points = || group.iter().map(|&i| &self.points[i as usize]);
+            let ymax = points()
                 .map(|p| p.sector.saturating_add(p.sectors))
                 .max()
                 .unwrap_or(1)
@@ -204,11 +247,7 @@ impl Plot {
             )?;
             for (write, colour) in [(false, READ_COLOUR), (true, WRITE_COLOUR)] {
                 let mut d_attr = String::new();
-                for p in self
-                    .points
-                    .iter()
-                    .filter(|p| p.disk as usize == d && p.write == write)
-                {
+                for p in points().filter(|p| p.write == write) {
                     let x = LEFT + (x_of(p) - xmin) / (xmax - xmin) * pw;
                     let yb = top + ph - p.sector as f64 / ymax * ph;
                     let mut yt = top + ph - (p.sector.saturating_add(p.sectors)) as f64 / ymax * ph;
@@ -238,14 +277,17 @@ mod tests {
     fn svg_has_one_path_per_disk_and_direction() {
         let mut p = Plot::default();
         for (i, write) in [false, true, false].into_iter().enumerate() {
-            p.push(Point {
-                disk: 0,
-                write,
-                time_ns: Some(i as i64 * 1_000_000),
-                seq: i as u64 + 1,
-                sector: 8 * i as u64,
-                sectors: 8,
-            });
+            p.push(
+                Point {
+                    disk: 0,
+                    write,
+                    time_ns: Some(i as i64 * 1_000_000),
+                    seq: i as u64 + 1,
+                    sector: 8 * i as u64,
+                    sectors: 8,
+                },
+                String::new,
+            );
         }
         let mut disks = crate::track::Tracker::new(512, Vec::new());
         let diag = qtrace_core::scan::Diag::new("t");

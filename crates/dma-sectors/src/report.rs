@@ -7,11 +7,15 @@
 //! `offset` and `bytes` are exact. Aggregates keep per-disk state only:
 //! counters, and for `--extents`/`--map` a map of request boundaries per
 //! direction (memory grows with the number of distinct boundaries, not with
-//! the trace).
+//! the trace, up to [`MAX_BOUNDARIES`] over every disk; past it a request
+//! that would add one is left out of the extents and the map, and the run
+//! says so and exits 2; see `qtrace_core::limits`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use qtrace_core::limits::Limit;
+use qtrace_core::scan::Diag;
 use qtrace_core::value::Radix;
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter, decimal_digits, push_seconds};
 
@@ -99,6 +103,11 @@ pub fn sector_range(offset: u64, bytes: Option<u64>, ss: u64) -> (u64, Option<u6
 /// how many requests start and end there.
 type Bounds = BTreeMap<u64, (u64, u64)>;
 
+/// Request boundaries `--extents` and `--map` keep at most, over every disk
+/// and direction (a request adds two when it starts and ends where no other
+/// did; each costs about 60 bytes). Real traces hold thousands.
+pub const MAX_BOUNDARIES: usize = 1_000_000;
+
 #[derive(Debug, Default)]
 struct DiskStats {
     requests: u64,
@@ -154,6 +163,12 @@ pub struct Report<'c, W: Write> {
     origin: Option<i64>,
     columns: Option<(bool, bool)>,
     plot: Option<Plot>,
+    /// Keys in every disk's [`Bounds`].
+    boundaries: usize,
+    /// The cap of `boundaries`.
+    bounds_limit: Limit,
+    /// The inputs' names, for the places in reports of the caps.
+    inputs: Vec<String>,
     /// Requests reported.
     pub requests: u64,
     buf: Vec<u8>,
@@ -209,8 +224,34 @@ impl<'c, W: Write> Report<'c, W> {
             origin: None,
             columns: None,
             plot: cfg.plot.as_ref().map(|_| Plot::default()),
+            boundaries: 0,
+            // A malformed QTRACE_MAX_KEYS is reported by `run` before any
+            // input is read; here it means the default.
+            bounds_limit: Limit::with_cap(
+                "request boundaries",
+                qtrace_core::limits::cap_override()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(MAX_BOUNDARIES),
+            )
+            .with_effect("the requests that would add one are left out of the extents and the map"),
+            inputs: Vec::new(),
             requests: 0,
             buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// Names the inputs (by index), for the reports of the caps.
+    pub fn set_input_names(&mut self, names: Vec<String>) {
+        self.inputs = names;
+    }
+
+    /// Reports what the extent map and the plot did not take (as errors:
+    /// exit status 2).
+    pub fn report_limits(&self, diag: &Diag) {
+        self.bounds_limit.report(diag);
+        if let Some(p) = &self.plot {
+            p.report_limit(diag);
         }
     }
 
@@ -338,7 +379,15 @@ impl<'c, W: Write> Report<'c, W> {
         let ss = self.cfg.sector_size;
         let need_bounds = self.need_bounds;
         let (start, end) = sector_range(r.offset, r.bytes, ss);
-        let s = self.stats_mut(r.disk);
+        self.stats_mut(r.disk);
+        let Report {
+            stats,
+            boundaries,
+            bounds_limit,
+            inputs,
+            ..
+        } = self;
+        let s = &mut stats[r.disk];
         s.requests += 1;
         match r.op {
             Some(Op::Read) => {
@@ -393,11 +442,23 @@ impl<'c, W: Write> Report<'c, W> {
         if let (Some(end), Some(op)) = (end, r.op)
             && end > start
         {
-            s.max_end = s.max_end.max(end);
-            if need_bounds {
+            // A request is taken whole or not at all: a start without its
+            // end would spoil every extent after it. One left out does not
+            // widen the map either.
+            let taken = !need_bounds || {
                 let b = &mut s.bounds[op_index(op)];
-                b.entry(start).or_default().0 += 1;
-                b.entry(end).or_default().1 += 1;
+                let new = usize::from(!b.contains_key(&start)) + usize::from(!b.contains_key(&end));
+                let taken = new == 0
+                    || bounds_limit.admit_many(*boundaries, new, || request_place(inputs, r));
+                if taken {
+                    *boundaries += new;
+                    b.entry(start).or_default().0 += 1;
+                    b.entry(end).or_default().1 += 1;
+                }
+                taken
+            };
+            if taken {
+                s.max_end = s.max_end.max(end);
             }
         }
     }
@@ -694,14 +755,18 @@ impl<W: Write> Sink for Report<'_, W> {
         {
             let ss = self.cfg.sector_size;
             let (start, end) = sector_range(r.offset, Some(b), ss);
-            p.push(Point {
-                disk: r.disk as u32,
-                write: op == Op::Write,
-                time_ns: r.meta.time_ns(),
-                seq: self.requests,
-                sector: start,
-                sectors: end.unwrap_or(start) - start,
-            });
+            let inputs = &self.inputs;
+            p.push(
+                Point {
+                    disk: r.disk as u32,
+                    write: op == Op::Write,
+                    time_ns: r.meta.time_ns(),
+                    seq: self.requests,
+                    sector: start,
+                    sectors: end.unwrap_or(start) - start,
+                },
+                || request_place(inputs, r),
+            );
         }
         if self.cfg.mode == Mode::Requests {
             self.write_request(r, disks)?;
@@ -715,6 +780,12 @@ impl<W: Write> Sink for Report<'_, W> {
             self.stats_mut(disk).latency(ns);
         }
     }
+}
+
+/// `FILE:LINE` of a request's first event.
+fn request_place(inputs: &[String], r: &Request<'_>) -> String {
+    let input = inputs.get(r.meta.input).map_or("?", String::as_str);
+    format!("{input}:{}", r.meta.line)
 }
 
 /// Sets `dst` to a copy of `src`, reusing its buffer.

@@ -2,18 +2,18 @@
 //! INPUT:LINE: what` while the run goes on.
 //!
 //! Reports go through the run's [`Diag`] (so errors set the exit status).
-//! Each kind prints its first [`LIMIT`] occurrences; the rest are counted and
-//! summarised at the end, so a systematically odd trace cannot bury the
-//! output under messages, yet nothing passes unmentioned. Lines that could
-//! not be used at all (a block event whose arguments make no sense) are
-//! errors (exit status 2); everything else is a warning.
+//! Each kind prints its first
+//! [`MESSAGES_SHOWN`](qtrace_core::limits::MESSAGES_SHOWN) occurrences; the rest are
+//! counted and summarised at the end, by the policy every tool shares
+//! ([`Messages`]), so a systematically odd trace cannot bury the output
+//! under messages, yet nothing passes unmentioned. Lines that could not be
+//! used at all (a block event whose arguments make no sense) are errors
+//! (exit status 2); everything else is a warning.
 
 use std::fmt;
 
+use qtrace_core::limits::Messages;
 use qtrace_core::scan::Diag;
-
-/// Occurrences of one kind printed before the rest are only counted.
-pub const LIMIT: u64 = 20;
 
 /// Kinds of anomaly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ const KINDS: [(Kind, &str); 5] = [
 pub struct Warnings<'d> {
     diag: &'d Diag,
     inputs: Vec<String>,
-    counts: [u64; 5],
+    messages: Messages<5>,
 }
 
 impl<'d> Warnings<'d> {
@@ -55,7 +55,7 @@ impl<'d> Warnings<'d> {
         Warnings {
             diag,
             inputs,
-            counts: [0; 5],
+            messages: Messages::new(KINDS.map(|(_, what)| what)),
         }
     }
 
@@ -66,8 +66,11 @@ impl<'d> Warnings<'d> {
     /// Reports one anomaly at `input:line`.
     pub fn warn(&mut self, kind: Kind, input: usize, line: u64, what: fmt::Arguments<'_>) {
         let i = Self::index(kind);
-        self.counts[i] += 1;
-        if self.counts[i] > LIMIT {
+        if !self.messages.show(i) {
+            if kind == Kind::Unusable {
+                // Not shown, still an error.
+                self.diag.count_error();
+            }
             return;
         }
         let name = self.inputs.get(input).map_or("?", String::as_str);
@@ -84,18 +87,11 @@ impl<'d> Warnings<'d> {
 
     /// How many anomalies of `kind` there were.
     pub fn count(&self, kind: Kind) -> u64 {
-        self.counts[Self::index(kind)]
+        self.messages.count(Self::index(kind))
     }
 
     /// Prints how many were not shown.
     pub fn finish(&self) {
-        for (i, (_, what)) in KINDS.iter().enumerate() {
-            let n = self.counts[i];
-            if n > LIMIT {
-                self.diag.warn(format_args!(
-                    "{n} {what} in all; the first {LIMIT} are shown above"
-                ));
-            }
-        }
+        self.messages.report(self.diag);
     }
 }

@@ -297,7 +297,7 @@ fn sector_size_converts_and_reports_unaligned_requests() {
         "{err}"
     );
     assert!(
-        err.contains("warning: 25 requests not aligned to the sector size in all; the first 20 are shown above"),
+        err.contains("\ndma-sectors: 25 requests not aligned to the sector size in all; the first 20 are shown above\n"),
         "{err}"
     );
 }
@@ -608,6 +608,140 @@ fn help_man_and_completions() {
         "--label",
         "Events used",
     ]);
+}
+
+// See: issue 20
+/// `--extents` and `--map` keep at most `QTRACE_MAX_KEYS` request
+/// boundaries (set low here): a request that would add one past the cap is
+/// left out whole, one that starts and ends on boundaries already kept is
+/// still counted, `--summary` counts every request, and the run says what
+/// was left out and exits 2.
+#[test]
+fn r20_extent_boundaries_past_the_cap_are_reported() {
+    // 4 KiB reads (8 sectors) at these sectors; the 3rd and 6th would add
+    // new boundaries once 0, 8, 16 and 24 are kept.
+    let sectors = [0u64, 16, 32, 0, 8, 40];
+    let log: String = sectors
+        .iter()
+        .map(|s| {
+            format!(
+                "blk_co_preadv blk 0xa1 bs 0xb1 offset {} bytes 4096 flags 0x0\n",
+                s * 512
+            )
+        })
+        .collect();
+    let with_cap = |args: &[&str]| {
+        let out = cmd()
+            .env("QTRACE_MAX_KEYS", "4")
+            .args(args)
+            .write_stdin(log.as_str())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let said = "dma-sectors: stopped tracking new request boundaries after 4 (2 more seen, first \
+                at <stdin>:3); the requests that would add one are left out of the extents and \
+                the map\n";
+    let (code, out, err) = with_cap(&["--extents", "-o", "jsonl"]);
+    assert_eq!((code, err.as_str()), (Some(2), said));
+    // Requests 1, 2, 4 and 5 cover sectors 0-23, 0-7 twice.
+    let extents: Vec<(u64, u64, u64, u64)> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let n = |k: &str| v[k].as_u64().unwrap();
+            (n("sector"), n("sectors"), n("requests"), n("depth"))
+        })
+        .collect();
+    assert_eq!(extents, [(0, 24, 4, 2)]);
+    let (code, out, err) = with_cap(&["--map", "--map-rows", "1"]);
+    assert_eq!((code, err.as_str()), (Some(2), said));
+    assert!(
+        out.starts_with("disk0 (unknown controller, 0xa1): sectors 0-23 touched so far"),
+        "{out}"
+    );
+    let (code, out, err) = with_cap(&["--summary", "-o", "jsonl"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let v: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["requests"], sectors.len() as u64);
+    // Under the default cap every request is in the extents.
+    let (code, out, err) = run(&["--extents", "-o", "csv"], &log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "disk0,,read,0,24,0,12288,4,2",
+            "disk0,,read,32,16,16384,8192,2,1"
+        ]
+    );
+}
+
+/// `--plot` holds at most `QTRACE_MAX_KEYS` requests: the plot shows the
+/// first ones, the requests themselves are all printed, and the run says
+/// what the plot lacks and exits 2.
+#[test]
+fn r20_plot_points_past_the_cap_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("p.svg");
+    let log: String = (0..3u64)
+        .map(|i| {
+            format!(
+                "1@1.00000{i}:blk_co_pwritev blk 0xa1 bs 0xb1 offset {} bytes 4096 flags 0x0\n",
+                i * 4096
+            )
+        })
+        .collect();
+    let out = cmd()
+        .env("QTRACE_MAX_KEYS", "2")
+        .args(["-o", "csv", "--plot", svg.to_str().unwrap()])
+        .write_stdin(log.as_str())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        1 + 3
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "dma-sectors: stopped tracking new requests to plot after 2 (1 more seen, first at \
+         <stdin>:3); the plot shows the requests before it\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // One stroke (`M x y V y`) per request plotted.
+    assert_eq!(text.matches('M').count(), 2, "{text}");
+}
+
+/// Messages are capped per kind: a flood of undecodable lines shows its
+/// first 20 (each an error), and the first problem of another kind after
+/// it is still shown.
+#[test]
+fn r20_messages_are_capped_per_kind() {
+    let mut log = "blk_co_preadv blk 0xa1 this is not the format\n".repeat(25);
+    log.push_str("blk_co_preadv blk 0xa1 bs 0xb1 offset 100 bytes 512 flags 0x0\n");
+    let (code, out, err) = run(&[], &log);
+    assert_eq!((code, out.lines().count()), (2, 1));
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("match no known format"))
+            .count(),
+        20,
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: <stdin>:26: blk_co_preadv at byte 100 (512 bytes) is not aligned"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(
+            "dma-sectors: 25 block events that could not be used in all; the first 20 are shown above\n"
+        ),
+        "{err}"
+    );
 }
 
 // See: issue 20

@@ -25,7 +25,7 @@ use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
-use qtrace_core::limits::{Limit, Unused, damaged_name_of};
+use qtrace_core::limits::{Limit, Messages, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Record, Scanner};
 use qtrace_core::value::{Kind as ValueKind, Radix};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter};
@@ -148,8 +148,30 @@ pub const COLUMNS: [&str; 7] = ["time", "tid", "dev", "bytes", "action", "key", 
 
 /// Width of the bytes column in text output (Pause's 8 bytes).
 const BYTES_WIDTH: usize = 23;
-/// Messages printed on stderr before the rest are only counted.
-const MAX_REPORTS: u64 = 100;
+/// The kinds of problem whose messages are capped (see
+/// `qtrace_core::limits::Messages`): lines that could not be decoded, then
+/// each [`Anomaly`] (in the order of [`problem_kind`]).
+const PROBLEMS: [&str; 7] = [
+    "ps2_* lines that could not be decoded",
+    "codes that no key has",
+    "releases of keys that were not pressed",
+    "truncated sequences",
+    "malformed sequences",
+    "fake-shift codes not followed by a key",
+    "Pause break bytes without the Pause make bytes",
+];
+
+/// The index in [`PROBLEMS`] of an anomaly.
+fn problem_kind(a: Anomaly) -> usize {
+    match a {
+        Anomaly::UnknownCode => 1,
+        Anomaly::BreakWithoutMake => 2,
+        Anomaly::Truncated => 3,
+        Anomaly::Malformed => 4,
+        Anomaly::StrayFakeShift => 5,
+        Anomaly::StrayPauseBreak => 6,
+    }
+}
 /// Keyboards followed at most (a machine has one or two; each costs well
 /// under a kilobyte, plus a line of text with --text). Pointers beyond it are
 /// reported at the end (see `qtrace_core::limits`).
@@ -183,12 +205,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     st.finish(diag)?;
     st.unused.report(diag);
     st.keyboards.report(diag);
-    if st.unreported > 0 {
-        diag.note(format!(
-            "{} more problem(s) were found but not shown",
-            st.unreported
-        ));
-    }
+    st.messages.report(diag);
     let replies: u64 = st.devs.iter().map(|d| d.dec.replies).sum::<u64>() + st.set_replies;
     if replies > 0 {
         diag.note(format!(
@@ -346,8 +363,8 @@ struct State<'a, W: Write> {
     hex_guest: String,
     typed: String,
     events: u64,
-    reported: u64,
-    unreported: u64,
+    /// The cap of the problems printed, per kind of [`PROBLEMS`].
+    messages: Messages<7>,
     set_replies: u64,
     bad_lines: u64,
     text_dev: Option<usize>,
@@ -441,8 +458,7 @@ impl<'a, W: Write> State<'a, W> {
             hex_guest: String::new(),
             typed: String::new(),
             events: 0,
-            reported: 0,
-            unreported: 0,
+            messages: Messages::new(PROBLEMS),
             set_replies: 0,
             bad_lines: 0,
             text_dev: None,
@@ -494,20 +510,9 @@ impl<'a, W: Write> State<'a, W> {
         Some(i)
     }
 
-    /// Counts a message against the cap; true when it may be printed.
-    fn may_report(&mut self) -> bool {
-        if self.reported < MAX_REPORTS {
-            self.reported += 1;
-            true
-        } else {
-            self.unreported += 1;
-            false
-        }
-    }
-
     fn bad_line(&mut self, diag: &Diag, line: u64, what: String) {
         self.bad_lines += 1;
-        if self.may_report() {
+        if self.messages.show(0) {
             diag.error(&Error::Line {
                 input: self.input.clone(),
                 line,
@@ -835,7 +840,7 @@ impl<'a, W: Write> State<'a, W> {
     }
 
     fn report(&mut self, d: usize, ev: &KeyEvent, a: Anomaly, diag: &Diag) {
-        if !self.may_report() {
+        if !self.messages.show(problem_kind(a)) {
             return;
         }
         let mut bytes = String::new();

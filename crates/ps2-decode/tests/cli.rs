@@ -303,14 +303,17 @@ ps2_put_keycode 0x10 keycode 0xe0
     assert_eq!(v["action"], "press");
     let (_, out, _) = run(&["--sendkey"], log);
     assert_eq!(out, "sendkey a\n");
-    // After 100 messages the rest are counted; the output keeps every event.
+    // After 20 messages of a kind the rest are counted; the output keeps
+    // every event.
     let many = "ps2_put_keycode 0x10 keycode 0x02\n".repeat(150);
     let (code, out, err) = run(&[], &many);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 150);
-    assert_eq!(err.lines().filter(|l| l.contains("warning:")).count(), 100);
+    assert_eq!(err.lines().filter(|l| l.contains("warning:")).count(), 20);
     assert!(
-        err.ends_with("ps2-decode: 50 more problem(s) were found but not shown\n"),
+        err.ends_with(
+            "ps2-decode: 150 codes that no key has in all; the first 20 are shown above\n"
+        ),
         "{err}"
     );
 }
@@ -522,6 +525,37 @@ fn help_version_man_and_completions() {
         "kp_multiply (also asterisk)",
         "Exit status",
     ]);
+}
+
+// See: issue 20
+/// Messages are capped per kind, as in every tool: a flood of undecodable
+/// lines shows its first 20 errors and still counts the rest (exit status
+/// 2), and a problem of another kind after it is still shown.
+#[test]
+fn r20_messages_are_capped_per_kind() {
+    let mut log = "ps2_put_keycode 0x10 this is not the format\n".repeat(25);
+    log.push_str("ps2_put_keycode 0x10 keycode 0xe0\nps2_put_keycode 0x10 keycode 0x5f\n");
+    let (code, out, err) = run(&[], &log);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, "0x10  E0 5F                    press    [E0 5F]\n");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("match no known format"))
+            .count(),
+        20,
+        "{err}"
+    );
+    assert!(
+        err.contains("ps2-decode: warning: <stdin>:26: no key has code E0 5F in scancode set 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "\nps2-decode: 25 ps2_* lines that could not be decoded in all; the first 20 are \
+             shown above\n"
+        ),
+        "{err}"
+    );
 }
 
 // See: issue 20

@@ -119,6 +119,9 @@ pub struct Args {
 
     /// Replace host pointers, thread ids and timestamps with stable tokens
     /// (p1, p2, ...; tid1, ...; T) so two runs can be compared with diff.
+    /// At most 1,000,000 pointers and 4,096 thread ids get tokens (or
+    /// $QTRACE_MAX_KEYS of each); further ones are printed as they are, and
+    /// the run says so and exits 2.
     #[arg(long)]
     pub normalize: bool,
 

@@ -41,6 +41,14 @@ const MAX_UNION_COLUMNS: usize = 64;
 const NAME_CACHE_LIMIT: usize = 100_000;
 /// Bytes of event names remembered at most.
 const NAME_BYTES_LIMIT: usize = 64 << 20;
+/// Distinct host pointers `--normalize` gives tokens at most (a few minutes
+/// of a real trace hold a few thousand; each costs about 30 bytes). Past it,
+/// or past [`MAX_NORMALIZED_TIDS`] thread ids, further values are printed as
+/// they are and the run says so at the end (see `qtrace_core::limits`).
+const MAX_NORMALIZED_POINTERS: usize = 1_000_000;
+/// Distinct thread ids `--normalize` gives tokens at most (QEMU runs a few
+/// dozen threads).
+const MAX_NORMALIZED_TIDS: usize = 4096;
 
 /// A time bound from `--since` / `--until`.
 #[derive(Debug, Clone, Copy)]
@@ -142,21 +150,93 @@ struct Stat {
     last: Option<i64>,
 }
 
-/// Tokens for `--normalize`.
-#[derive(Debug, Default)]
+/// The tokens of one kind of value for `--normalize`: each distinct value
+/// gets the next one (`p1`, `p2`, ...) while the cap allows. The tokens'
+/// text is kept in one buffer, so a value costs its hash entry and a few
+/// bytes.
+#[derive(Debug)]
+struct Tokens {
+    prefix: &'static [u8],
+    /// Value -> where its token is in `text`.
+    index: FxHashMap<u64, (u32, u32)>,
+    text: Vec<u8>,
+    limit: Limit,
+}
+
+impl Tokens {
+    fn new(prefix: &'static [u8], limit: Limit) -> Tokens {
+        Tokens {
+            prefix,
+            index: FxHashMap::default(),
+            text: Vec::new(),
+            // Offsets into `text` are 32-bit.
+            limit: limit.with_byte_budget(u32::MAX as usize),
+        }
+    }
+
+    /// The token of `v`, made when `v` is new and the cap allows (`place`
+    /// is where it was seen); `None` past the cap.
+    #[inline]
+    fn token(&mut self, v: u64, place: impl FnOnce() -> String) -> Option<&[u8]> {
+        let (start, end) = match self.index.get(&v) {
+            Some(&at) => at,
+            None => self.add(v, place)?,
+        };
+        Some(&self.text[start as usize..end as usize])
+    }
+
+    #[cold]
+    fn add(&mut self, v: u64, place: impl FnOnce() -> String) -> Option<(u32, u32)> {
+        let n = self.index.len() as u64 + 1;
+        let len = self.prefix.len() + 20;
+        if !self.limit.admit_bytes(self.index.len(), len, place) {
+            return None;
+        }
+        let start = self.text.len();
+        self.text.extend_from_slice(self.prefix);
+        qtrace_core::write::push_u64(&mut self.text, n);
+        // The budget counted the longest token: give back what it did not use.
+        self.limit.release_bytes(len - (self.text.len() - start));
+        let at = (start as u32, self.text.len() as u32);
+        self.index.insert(v, at);
+        Some(at)
+    }
+
+    /// The token of `v`, if it has one.
+    #[inline]
+    fn get(&self, v: u64) -> Option<&[u8]> {
+        let &(start, end) = self.index.get(&v)?;
+        Some(&self.text[start as usize..end as usize])
+    }
+}
+
+/// Tokens for `--normalize`: host pointers and thread ids, each within its
+/// cap; values past it are printed as they are.
+#[derive(Debug)]
 struct Normalizer {
-    ptrs: FxHashMap<u64, String>,
-    tids: FxHashMap<u64, String>,
+    ptrs: Tokens,
+    tids: Tokens,
 }
 
 impl Normalizer {
-    fn ptr(&mut self, p: u64) -> &str {
-        let n = self.ptrs.len() + 1;
-        self.ptrs.entry(p).or_insert_with(|| format!("p{n}"))
+    fn new() -> Normalizer {
+        // A malformed QTRACE_MAX_KEYS is reported by `run` before any
+        // input is read; here it means the defaults.
+        let cap = qtrace_core::limits::cap_override().ok().flatten();
+        let limit = |what, default| {
+            Limit::with_cap(what, cap.unwrap_or(default))
+                .with_effect("--normalize prints those as they are")
+        };
+        Normalizer {
+            ptrs: Tokens::new(b"p", limit("host pointers", MAX_NORMALIZED_POINTERS)),
+            tids: Tokens::new(b"tid", limit("thread ids", MAX_NORMALIZED_TIDS)),
+        }
     }
-    fn tid(&mut self, t: u64) -> &str {
-        let n = self.tids.len() + 1;
-        self.tids.entry(t).or_insert_with(|| format!("tid{n}"))
+
+    /// Says which values were printed as they are (errors: exit status 2).
+    fn report(&self, diag: &qtrace_core::scan::Diag) {
+        self.ptrs.limit.report(diag);
+        self.tids.limit.report(diag);
     }
 }
 
@@ -328,6 +408,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         return Err(e);
     }
     state.finish(out)?;
+    if args.normalize {
+        state.norm.report(env.diag);
+    }
     // Names past the cap are only a cost to the cache, except when counted.
     if args.count || args.stats {
         state.names_limit.report(env.diag);
@@ -408,7 +491,7 @@ impl<'r> State<'r> {
             writer: None,
             spool: Spool::default(),
             plan: None,
-            norm: Normalizer::default(),
+            norm: Normalizer::new(),
             buf: Vec::with_capacity(4096),
             fields_buf: Vec::new(),
         }
@@ -576,7 +659,7 @@ impl<'r> State<'r> {
                 }
                 if self.args.normalize {
                     self.buf.clear();
-                    normalized_line(&mut self.norm, ev, fields, &mut self.buf);
+                    normalized_line(&mut self.norm, input, ev, fields, &mut self.buf);
                     out.write_all(&self.buf)?;
                 } else {
                     write_line(out, ev.line.full)?;
@@ -716,13 +799,14 @@ impl<'r> State<'r> {
         let normalize = self.args.normalize;
         // Tokens first (they need &mut), then the cells borrow them.
         if normalize {
+            let place = || format!("{input}:{}", ev.line.number);
             if let Some(tid) = ev.prefix.tid {
-                self.norm.tid(tid);
+                self.norm.tids.token(tid, place);
             }
             if let Some(f) = fields {
                 for i in 0..f.len() {
                     if let Value::Pointer(Some(p)) = f.value(i) {
-                        self.norm.ptr(p);
+                        self.norm.ptrs.token(p, place);
                     }
                 }
             }
@@ -783,9 +867,10 @@ impl<'r> State<'r> {
                 (None, _) => Cell::Null,
             },
             Src::Tid => match ev.prefix.tid {
-                Some(tid) if normalize => {
-                    Cell::Str(norm.tids.get(&tid).map_or(&b""[..], |s| s.as_bytes()))
-                }
+                Some(tid) if normalize => norm
+                    .tids
+                    .get(tid)
+                    .map_or(Cell::UInt(tid, Radix::Dec), Cell::Str),
                 Some(tid) => Cell::UInt(tid, Radix::Dec),
                 None => Cell::Null,
             },
@@ -830,9 +915,10 @@ impl<'r> State<'r> {
             (None, _) => Cell::Absent,
         };
         let tid = match ev.prefix.tid {
-            Some(tid) if normalize => {
-                Cell::Str(norm.tids.get(&tid).map_or(&b""[..], |s| s.as_bytes()))
-            }
+            Some(tid) if normalize => norm
+                .tids
+                .get(tid)
+                .map_or(Cell::UInt(tid, Radix::Dec), Cell::Str),
             Some(tid) => Cell::UInt(tid, Radix::Dec),
             None => Cell::Absent,
         };
@@ -1078,9 +1164,8 @@ fn value_cell<'a>(
                 _ => r,
             },
         ),
-        Value::Pointer(Some(p)) if normalize => {
-            Cell::Str(norm.ptrs.get(&p).map_or(&b""[..], |s| s.as_bytes()))
-        }
+        // A pointer past the cap of tokens is printed as it is.
+        Value::Pointer(Some(p)) if normalize => norm.ptrs.get(p).map_or(Cell::Ptr(p), Cell::Str),
         Value::Pointer(p) => Cell::Ptr(p.unwrap_or(0)),
         Value::Str(Some(s)) => Cell::Str(s),
         Value::Str(None) => Cell::Null,
@@ -1118,18 +1203,25 @@ fn eval_cond(c: &Cond, ev: &Event<'_>, fields: Option<&Fields<'_>>) -> bool {
     c.eval(operand)
 }
 
-/// Rewrites an event line with stable tokens for pointers, tids and times.
+/// Rewrites an event line (of `input`) with stable tokens for pointers,
+/// tids and times; a pointer or tid past the cap of tokens is left as it is.
 fn normalized_line(
     norm: &mut Normalizer,
+    input: &str,
     ev: &Event<'_>,
     fields: Option<&Fields<'_>>,
     buf: &mut Vec<u8>,
 ) {
+    let place = || format!("{input}:{}", ev.line.number);
+    let mut push_tid = |t: u64, buf: &mut Vec<u8>| match norm.tids.token(t, place) {
+        Some(token) => buf.extend_from_slice(token),
+        None => qtrace_core::write::push_u64(buf, t),
+    };
     match ev.prefix.kind {
         PrefixKind::Bare => {}
         PrefixKind::TidTime | PrefixKind::Stap => {
             if let Some(t) = ev.prefix.tid {
-                buf.extend_from_slice(norm.tid(t).as_bytes());
+                push_tid(t, buf);
             }
             buf.extend_from_slice(if ev.prefix.kind == PrefixKind::Stap {
                 b"@T "
@@ -1139,7 +1231,7 @@ fn normalized_line(
         }
         _ => {
             if let Some(t) = ev.prefix.tid {
-                buf.extend_from_slice(norm.tid(t).as_bytes());
+                push_tid(t, buf);
                 buf.push(b' ');
             }
             buf.extend_from_slice(b"T ");
@@ -1154,9 +1246,11 @@ fn normalized_line(
             if let Value::Pointer(Some(p)) = f.value(i) {
                 let text = f.text(i);
                 let start = text.as_ptr() as usize - msg.as_ptr() as usize;
-                if start >= at {
+                if start >= at
+                    && let Some(token) = norm.ptrs.token(p, place)
+                {
                     buf.extend_from_slice(&msg[at..start]);
-                    buf.extend_from_slice(norm.ptr(p).as_bytes());
+                    buf.extend_from_slice(token);
                     at = start + text.len();
                 }
             }

@@ -555,6 +555,84 @@ fn big_files_split_in_chunks_keep_order_and_line_numbers() {
 }
 
 // See: issue 20
+/// `--normalize` gives tokens to at most `QTRACE_MAX_KEYS` pointers and
+/// thread ids (set low here): values seen first keep their tokens, later
+/// ones come out as the input had them, in every output format, and the
+/// run says what was not normalized, where it started, and exits 2.
+#[test]
+fn r20_normalize_past_the_cap_prints_values_as_they_are() {
+    let log = "\
+101@1.000001:ps2_put_keycode 0xa1 keycode 0x1c
+102@1.000002:ps2_put_keycode 0xa2 keycode 0x1c
+103@1.000003:ps2_put_keycode 0xa3 keycode 0x1c
+101@1.000004:ps2_put_keycode 0xa1 keycode 0x1c
+103@1.000005:ps2_put_keycode 0xa3 keycode 0x1c
+";
+    let normalize = |cap: Option<&str>, output: &str| {
+        let mut c = cmd();
+        if let Some(cap) = cap {
+            c.env("QTRACE_MAX_KEYS", cap);
+        }
+        let out = c
+            .args(["--normalize", "-o", output, "ps2_put_keycode"])
+            .write_stdin(log)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, out, err) = normalize(Some("2"), "raw");
+    assert_eq!(
+        out,
+        "tid1@T:ps2_put_keycode p1 keycode 0x1c\n\
+         tid2@T:ps2_put_keycode p2 keycode 0x1c\n\
+         103@T:ps2_put_keycode 0xa3 keycode 0x1c\n\
+         tid1@T:ps2_put_keycode p1 keycode 0x1c\n\
+         103@T:ps2_put_keycode 0xa3 keycode 0x1c\n"
+    );
+    let said = "qtrace-filter: stopped tracking new host pointers after 2 (2 more seen, first at \
+                <stdin>:3); --normalize prints those as they are\n\
+                qtrace-filter: stopped tracking new thread ids after 2 (2 more seen, first at \
+                <stdin>:3); --normalize prints those as they are\n";
+    assert_eq!((code, err.as_str()), (Some(2), said));
+    // JSON: the pointer as the string the log had, the tid as a number.
+    let (code, out, err) = normalize(Some("2"), "jsonl");
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pairs: Vec<(String, String)> = recs
+        .iter()
+        .map(|r| (r["tid"].to_string(), r["opaque"].to_string()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("\"tid1\"", "\"p1\""),
+            ("\"tid2\"", "\"p2\""),
+            ("103", "\"0xa3\""),
+            ("\"tid1\"", "\"p1\""),
+            ("103", "\"0xa3\""),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!((code, err.as_str()), (Some(2), said));
+    let (code, out, _) = normalize(Some("2"), "csv");
+    assert_eq!(code, Some(2));
+    assert!(out.contains("\nT,103,ps2_put_keycode,0xa3,0x1c\n"), "{out}");
+    // Under the cap every value has its token and the status is 0.
+    let (code, out, err) = normalize(None, "raw");
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    assert_eq!(
+        out.lines().nth(2),
+        Some("tid3@T:ps2_put_keycode p3 keycode 0x1c")
+    );
+}
+
+// See: issue 20
 /// `-c` and `--stats` count at most `QTRACE_MAX_KEYS` distinct names (set
 /// low here): the names seen first are counted exactly, and the run says
 /// how many events of further names went uncounted and where the first
