@@ -34,9 +34,10 @@ pub fn render(tool: &str, cmd: Command, out: &mut dyn Write) -> std::io::Result<
     section(out, "EXIT STATUS")?;
     paragraph(
         out,
-        sections.exit_status.as_deref().unwrap_or(
-            "0 if something was found, 1 if nothing was, 2 if an error occurred.",
-        ),
+        sections
+            .exit_status
+            .as_deref()
+            .unwrap_or("0 if something was found, 1 if nothing was, 2 if an error occurred."),
     )?;
     paragraph(
         out,
@@ -101,7 +102,11 @@ struct Sections {
 impl Sections {
     fn of(text: &str) -> Sections {
         let mut s = Sections::default();
-        for para in text.split("\n\n").map(str::trim_end).filter(|p| !p.trim().is_empty()) {
+        for para in text
+            .split("\n\n")
+            .map(str::trim_end)
+            .filter(|p| !p.trim().is_empty())
+        {
             let mut lines = para.lines();
             let first = lines.next().unwrap_or_default();
             if first.trim() == "Examples:" {
@@ -176,12 +181,18 @@ Exit status: 0 if a thing was found, 1 if none was,
     #[test]
     fn after_help_splits_into_sections() {
         let s = Sections::of(AFTER);
-        assert_eq!(s.examples, ["tool a.log", "    what it does", "tool -x b.log | jq ."]);
+        assert_eq!(
+            s.examples,
+            ["tool a.log", "    what it does", "tool -x b.log | jq ."]
+        );
         assert_eq!(
             s.exit_status.as_deref(),
             Some("0 if a thing was found, 1 if none was, 2 if an error occurred.")
         );
-        assert_eq!(s.notes, ["Input: anything, with a \\backslash", "and a second line."]);
+        assert_eq!(
+            s.notes,
+            ["Input: anything, with a \\backslash", "and a second line."]
+        );
     }
 
     #[test]
