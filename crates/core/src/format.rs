@@ -14,7 +14,7 @@
 //!
 //! Cost: a straight-line plan takes each conversion's first candidate in
 //! one pass; the backtracking search gets a few passes' worth of work; past
-//! that, the table of [`linear`] finds the same first match in
+//! that, the table of `linear` finds the same first match in
 //! O(message length × pieces), so no message can make matching slow.
 //!
 //! Documented choices for formats that are ambiguous by construction:
@@ -266,7 +266,7 @@ impl CFormat {
     /// Matches with the linear matcher alone (no plan, no budget): first,
     /// for every piece and every position of `msg`, whether the rest of the
     /// format can match from there (one backward pass per piece, see
-    /// [`linear`]); then the backtracking search, entering only those
+    /// `linear`); then the backtracking search, entering only those
     /// states, walks straight to the match it would have found alone. Costs
     /// O(message length × pieces) whatever the message holds. `out` is
     /// cleared first.
