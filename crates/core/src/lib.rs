@@ -37,6 +37,7 @@
 
 pub mod ahead;
 pub mod catalog;
+pub mod census;
 pub mod chunks;
 pub mod cli;
 pub mod error;

@@ -72,6 +72,9 @@ pub struct Diag {
     tool: &'static str,
     errors: Cell<u64>,
     warnings: Cell<u64>,
+    /// Counts without printing (a second reading whose messages were
+    /// printed by the first).
+    quiet: bool,
 }
 
 impl Diag {
@@ -81,6 +84,15 @@ impl Diag {
             tool,
             errors: Cell::new(0),
             warnings: Cell::new(0),
+            quiet: false,
+        }
+    }
+
+    /// Diagnostics that are counted but never printed.
+    pub fn quiet(tool: &'static str) -> Self {
+        Diag {
+            quiet: true,
+            ..Diag::new(tool)
         }
     }
 
@@ -92,17 +104,24 @@ impl Diag {
     /// Reports an error (the run goes on; the final status will be 2).
     pub fn error(&self, e: &Error) {
         self.errors.set(self.errors.get() + 1);
-        let _ = writeln!(std::io::stderr().lock(), "{}: {e}", self.tool);
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}: {e}", self.tool);
+        }
     }
 
     /// Reports a warning (the final status is not changed).
     pub fn warn(&self, msg: impl std::fmt::Display) {
         self.warnings.set(self.warnings.get() + 1);
-        let _ = writeln!(std::io::stderr().lock(), "{}: warning: {msg}", self.tool);
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}: warning: {msg}", self.tool);
+        }
     }
 
     /// Prints a note (a summary line) on stderr.
     pub fn note(&self, msg: impl std::fmt::Display) {
+        if self.quiet {
+            return;
+        }
         let _ = writeln!(std::io::stderr().lock(), "{}: {msg}", self.tool);
     }
 

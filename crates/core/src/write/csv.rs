@@ -4,7 +4,7 @@
 //! doubled, bytes written as they are). TSV follows the "linear TSV"
 //! convention instead of quoting: a tab, newline, carriage return or backslash
 //! inside a value is written as `\t`, `\n`, `\r`, `\\`. Both write a header row
-//! with the column names.
+//! with the column names, unless told not to ([`CsvWriter::without_header`]).
 
 use std::io::Write;
 
@@ -47,6 +47,12 @@ impl<W: Write> CsvWriter<W> {
             scratch: Vec::new(),
             record: csv::ByteRecord::new(),
         }
+    }
+
+    /// The same writer, writing no header row.
+    pub fn without_header(mut self) -> Self {
+        self.header_done = true;
+        self
     }
 
     fn header(&mut self) -> Result<()> {

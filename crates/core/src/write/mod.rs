@@ -92,6 +92,15 @@ impl<W: Write> RecordWriter<W> {
         }
     }
 
+    /// The same writer without the CSV/TSV header row (`--no-header`, for
+    /// `sort | uniq -c`); the other formats have none.
+    pub fn without_header(self) -> Self {
+        match self {
+            RecordWriter::Csv(w) => RecordWriter::Csv(Box::new(w.without_header())),
+            other => other,
+        }
+    }
+
     /// Writes one record; `cells` are in column order.
     pub fn row(&mut self, cells: &[Cell<'_>]) -> Result<()> {
         self.row_iter(cells.iter().copied())
@@ -356,6 +365,22 @@ mod tests {
             out(RecordFormat::Text),
             "time=1795674347.582949 dev=\"ICH9 SMB, \\\"x\\\"\" val=0x8086 p=0x55e700000000 n=\n"
         );
+    }
+
+    #[test]
+    fn no_header_when_asked() {
+        for (f, want) in [
+            (RecordFormat::Csv, "1,\"x,y\"\n"),
+            (RecordFormat::Tsv, "1\tx,y\n"),
+        ] {
+            let cols = vec!["n".to_string(), "s".to_string()];
+            let mut w = RecordWriter::new(f, cols.clone(), Vec::new()).without_header();
+            w.row(&[Cell::UInt(1, Radix::Dec), Cell::Str(b"x,y")])
+                .unwrap();
+            assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
+            let w = RecordWriter::new(f, cols, Vec::new()).without_header();
+            assert!(w.finish().unwrap().is_empty());
+        }
     }
 
     #[test]
