@@ -14,6 +14,8 @@ Examples:
       capabilities, and which config bytes the trace revealed
   pci-table -t trace.log.zst
       the bus tree through bridges, like `lspci -t`
+  pci-table -n trace.log
+      ids without names, like `lspci -n`: 00:03.0 0200: 8086:100e (rev 03) {e1000}
   pci-table -xxx trace.log > dump && lspci -F dump -vv
       an `lspci -x` hex dump that the real lspci can read
   pci-table -o jsonl trace.log | jq -c '{bdf, qemu_name, bars}'
@@ -24,6 +26,9 @@ Examples:
 
 Input: the pci_cfg_read / pci_cfg_write events of any QEMU version (other
 lines are ignored). QEMU up to 6.2 prints no bus number: bus 0 is assumed.
+
+When nothing is listed, stderr says why: no config accesses in the input
+(and which tool's events it holds instead), or no function matching -s/-d.
 
 Exit status: 0 if a function was listed, 1 if none was, 2 if an error occurred.";
 
@@ -71,6 +76,16 @@ pub struct Args {
     /// omitted or `*`).
     #[arg(short = 'd', value_name = "[VENDOR]:[DEVICE][:CLASS[:PROG_IF]]")]
     pub ids_filter: Option<String>,
+
+    /// How lspci-style lines show ids, as lspci's own -n does: -n numbers
+    /// only (`00:00.0 0600: 8086:1237 (rev 02)`), -nn names and numbers
+    /// (the default). CSV, TSV, JSON Lines and text records always have both.
+    #[arg(short = 'n', long = "numeric", action = ArgAction::Count)]
+    pub numeric: u8,
+
+    /// No header row in -o csv and -o tsv (for `sort | uniq -c`).
+    #[arg(long)]
+    pub no_header: bool,
 
     /// Read names from this pci.ids file instead of the embedded PCI ID
     /// database.
@@ -121,5 +136,14 @@ mod tests {
         assert_eq!((a.dump, a.verbose), (3, 2));
         assert!(Args::try_parse_from(["pci-table", "-t", "-x"]).is_err());
         assert!(Args::try_parse_from(["pci-table", "--writes-only"]).is_err());
+        for (flags, n) in [
+            (&["-n"][..], 1),
+            (&["-nn"], 2),
+            (&["-n", "-v"], 1),
+            (&[], 0),
+        ] {
+            let a = Args::try_parse_from(["pci-table"].iter().chain(flags)).unwrap();
+            assert_eq!(a.numeric, n, "{flags:?}");
+        }
     }
 }

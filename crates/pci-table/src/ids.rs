@@ -11,9 +11,17 @@ use pci_ids::FromId;
 use qtrace_core::Error;
 use rustc_hash::FxHashMap;
 
-/// A PCI ID database.
+/// A PCI ID database, and whether lspci-style text shows names (`-nn`,
+/// the default) or numbers only (`-n`).
 #[derive(Debug)]
-pub enum Ids {
+pub struct Ids {
+    db: Db,
+    numeric: bool,
+}
+
+/// Where names come from.
+#[derive(Debug)]
+enum Db {
     /// The copy compiled into the binary (the `pci-ids` crate).
     Embedded,
     /// A pci.ids file read at run time.
@@ -114,7 +122,7 @@ impl Ids {
     /// The database to use: the file given with `-i`, else the embedded one.
     pub fn load(path: Option<&Path>) -> Result<Ids, Error> {
         let Some(path) = path else {
-            return Ok(Ids::Embedded);
+            return Ok(Ids::embedded());
         };
         let bytes = std::fs::read(path).map_err(|source| Error::Input {
             input: path.display().to_string(),
@@ -128,60 +136,83 @@ impl Ids {
                 path.display()
             )));
         }
-        Ok(Ids::File(Box::new(f)))
+        Ok(Ids::file(f))
+    }
+
+    /// The embedded database.
+    pub fn embedded() -> Ids {
+        Ids {
+            db: Db::Embedded,
+            numeric: false,
+        }
+    }
+
+    /// The names of a parsed pci.ids file.
+    pub fn file(f: IdsFile) -> Ids {
+        Ids {
+            db: Db::File(Box::new(f)),
+            numeric: false,
+        }
+    }
+
+    /// The same database, with lspci-style text showing numbers only
+    /// (`lspci -n`) when `on`; the name lookups are unchanged.
+    pub fn numeric(mut self, on: bool) -> Ids {
+        self.numeric = on;
+        self
     }
 
     /// The vendor's name.
     pub fn vendor(&self, v: u16) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Vendor::from_id(v).map(|x| x.name()),
-            Ids::File(f) => f.vendors.get(&v).map(String::as_str),
+        match &self.db {
+            Db::Embedded => pci_ids::Vendor::from_id(v).map(|x| x.name()),
+            Db::File(f) => f.vendors.get(&v).map(String::as_str),
         }
     }
 
     /// The device's name.
     pub fn device(&self, v: u16, d: u16) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Device::from_vid_pid(v, d).map(|x| x.name()),
-            Ids::File(f) => f.devices.get(&(v, d)).map(String::as_str),
+        match &self.db {
+            Db::Embedded => pci_ids::Device::from_vid_pid(v, d).map(|x| x.name()),
+            Db::File(f) => f.devices.get(&(v, d)).map(String::as_str),
         }
     }
 
     /// The name of a subsystem of device `v:d`.
     pub fn subsystem(&self, v: u16, d: u16, sv: u16, sd: u16) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Device::from_vid_pid(v, d)?
+        match &self.db {
+            Db::Embedded => pci_ids::Device::from_vid_pid(v, d)?
                 .subsystems()
                 .find(|s| s.subvendor() == sv && s.subdevice() == sd)
                 .map(|s| s.name()),
-            Ids::File(f) => f.subsystems.get(&(v, d, sv, sd)).map(String::as_str),
+            Db::File(f) => f.subsystems.get(&(v, d, sv, sd)).map(String::as_str),
         }
     }
 
     /// The base class name.
     pub fn class(&self, c: u8) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Class::from_id(c).map(|x| x.name()),
-            Ids::File(f) => f.classes.get(&c).map(String::as_str),
+        match &self.db {
+            Db::Embedded => pci_ids::Class::from_id(c).map(|x| x.name()),
+            Db::File(f) => f.classes.get(&c).map(String::as_str),
         }
     }
 
     /// The subclass name.
     pub fn subclass(&self, c: u8, s: u8) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Subclass::from_cid_sid(c, s).map(|x| x.name()),
-            Ids::File(f) => f.subclasses.get(&(c, s)).map(String::as_str),
+        match &self.db {
+            Db::Embedded => pci_ids::Subclass::from_cid_sid(c, s).map(|x| x.name()),
+            Db::File(f) => f.subclasses.get(&(c, s)).map(String::as_str),
         }
     }
 
     /// The programming interface name.
     pub fn prog_if(&self, c: u8, s: u8, p: u8) -> Option<&str> {
-        match self {
-            Ids::Embedded => pci_ids::Subclass::from_cid_sid(c, s)?
+        match &self.db {
+            Db::Embedded => pci_ids::Subclass::from_cid_sid(c, s)?
                 .prog_ifs()
                 .find(|x| x.id() == p)
                 .map(|x| x.name()),
-            Ids::File(f) => f.prog_ifs.get(&(c, s, p)).map(String::as_str),
+            Db::File(f) => f.prog_ifs.get(&(c, s, p)).map(String::as_str),
         }
     }
 
@@ -194,6 +225,10 @@ impl Ids {
 
     /// The class part of an `lspci -nn` line: `SATA controller [0106]`.
     pub fn class_text(&self, class16: Option<u16>) -> String {
+        if self.numeric {
+            // lspci -n: `0106`.
+            return hex4(class16);
+        }
         match class16 {
             Some(c) => match self.class_name(c) {
                 Some(n) => format!("{n} [{c:04x}]"),
@@ -208,6 +243,10 @@ impl Ids {
     /// `Red Hat, Inc. Device [1b36:000e]`, `Device [1234:1111]`. Unknown ids
     /// print as `????`.
     pub fn vendor_device_text(&self, v: Option<u16>, d: Option<u16>) -> String {
+        if self.numeric {
+            // lspci -n: `8086:100e`.
+            return format!("{}:{}", hex4(v), hex4(d));
+        }
         let num = format!("[{}:{}]", hex4(v), hex4(d));
         let vn = v.and_then(|v| self.vendor(v));
         let dn = match (v, d) {
@@ -223,6 +262,10 @@ impl Ids {
 
     /// The subsystem as lspci -v names it.
     pub fn subsystem_text(&self, v: Option<u16>, d: Option<u16>, sv: u16, sd: u16) -> String {
+        if self.numeric {
+            // lspci -n -v: `Subsystem: 1af4:1100`.
+            return format!("{sv:04x}:{sd:04x}");
+        }
         let num = format!("[{sv:04x}:{sd:04x}]");
         let name = match (v, d) {
             (Some(v), Some(d)) => self.subsystem(v, d, sv, sd).or_else(|| {
@@ -268,8 +311,26 @@ C 00  Unclassified device
 ";
 
     #[test]
+    fn numeric_text_is_lspci_n() {
+        let ids = Ids::file(IdsFile::parse(SAMPLE)).numeric(true);
+        assert_eq!(ids.class_text(Some(0x0106)), "0106");
+        assert_eq!(ids.class_text(None), "????");
+        assert_eq!(
+            ids.vendor_device_text(Some(0x8086), Some(0x2922)),
+            "8086:2922"
+        );
+        assert_eq!(ids.vendor_device_text(Some(0x1234), None), "1234:????");
+        assert_eq!(
+            ids.subsystem_text(Some(0x8086), Some(0x100e), 0x1af4, 0x1100),
+            "1af4:1100"
+        );
+        // Lookups (the records' name columns) still answer.
+        assert_eq!(ids.vendor(0x8086), Some("Intel Corporation"));
+    }
+
+    #[test]
     fn file_lookups_and_lspci_text() {
-        let ids = Ids::File(Box::new(IdsFile::parse(SAMPLE)));
+        let ids = Ids::file(IdsFile::parse(SAMPLE));
         assert_eq!(ids.class_text(Some(0x0106)), "SATA controller [0106]");
         assert_eq!(ids.class_text(Some(0x00ff)), "Unclassified device [00ff]");
         assert_eq!(ids.class_text(Some(0x0c03)), "Class [0c03]");
@@ -294,7 +355,7 @@ C 00  Unclassified device
 
     #[test]
     fn embedded_database_knows_qemu_devices() {
-        let ids = Ids::Embedded;
+        let ids = Ids::embedded();
         assert_eq!(ids.vendor(0x1af4), Some("Red Hat, Inc."));
         assert_eq!(ids.class_name(0x0106), Some("SATA controller"));
         assert!(

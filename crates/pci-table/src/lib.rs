@@ -21,7 +21,9 @@ use std::io::Write;
 
 use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
+use qtrace_core::census::{Census, Family, LookedFor, explain_none, thousands};
 use qtrace_core::cli::{Env, Status};
+use qtrace_core::input::Input;
 use qtrace_core::limits::{Limit, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Event, Record, Scanner};
 use qtrace_core::value::{Kind, Radix};
@@ -96,6 +98,17 @@ impl Config {
                 "-t and -x print lspci's formats; they cannot be combined with -o",
             ));
         }
+        if args.output != OutputKind::Lspci && args.numeric > 0 {
+            return Err(Error::usage(
+                "-n and -nn choose how lspci-style lines show ids; -o records have both \
+                 (vendor_id and vendor_name ...)",
+            ));
+        }
+        if args.no_header && !matches!(args.output, OutputKind::Csv | OutputKind::Tsv) {
+            return Err(Error::usage(
+                "--no-header is for -o csv and -o tsv (the other formats have no header row)",
+            ));
+        }
         Ok(Config {
             slot: args.slot.as_deref().map(SlotFilter::parse).transpose()?,
             id: args
@@ -103,7 +116,7 @@ impl Config {
                 .as_deref()
                 .map(IdFilter::parse)
                 .transpose()?,
-            ids: Ids::load(args.ids.as_deref())?,
+            ids: Ids::load(args.ids.as_deref())?.numeric(args.numeric == 1),
         })
     }
 
@@ -381,6 +394,8 @@ struct Run<'r> {
     /// Lines that were not events, and events of unknown names.
     unused: Unused,
     printed: u64,
+    /// pci_cfg_read / pci_cfg_write events seen.
+    accesses: u64,
     line_errors: u64,
     line_buffered: bool,
     buf: Vec<u8>,
@@ -404,6 +419,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         ),
         unused: Unused::new(),
         printed: 0,
+        accesses: 0,
         line_errors: 0,
         line_buffered: env.line_buffered,
         buf: Vec::with_capacity(256),
@@ -422,10 +438,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             Sink::Lines(&mut *out)
         } else {
             let cols = ACCESS_COLUMNS.iter().map(|s| s.to_string()).collect();
-            Sink::Records(RecordWriter::new(
-                record_format(args.output),
-                cols,
-                &mut *out,
+            Sink::Records(with_header(
+                RecordWriter::new(record_format(args.output), cols, &mut *out),
+                args,
             ))
         };
         scanner.scan_all(&inputs, diag, |info, rec| {
@@ -450,6 +465,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
                 }
                 return Ok(true);
             };
+            run.accesses += 1;
             let acc = match decode(specs, op, &ev, &mut scratch) {
                 Ok(a) => a,
                 Err(what) => {
@@ -486,7 +502,19 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         ));
     }
     run.unused.report(diag);
+    if run.printed == 0 && diag.errors() == 0 {
+        diag.note(run.why_nothing(&catalog, &inputs, scanner.stats.lines));
+    }
     Ok(Status::from_found(run.printed > 0))
+}
+
+/// The writer, without its header row when `--no-header` says so.
+fn with_header<W: Write>(w: RecordWriter<W>, args: &Args) -> RecordWriter<W> {
+    if args.no_header {
+        w.without_header()
+    } else {
+        w
+    }
 }
 
 fn record_format(o: OutputKind) -> RecordFormat {
@@ -499,6 +527,47 @@ fn record_format(o: OutputKind) -> RecordFormat {
 }
 
 impl Run<'_> {
+    /// Why nothing was listed (the run had no error to say it).
+    fn why_nothing(&self, catalog: &Catalog, inputs: &[Input], lines: u64) -> String {
+        if self.accesses == 0 {
+            let looked = LookedFor {
+                family: Family::Pci,
+                what: "pci_cfg_read/pci_cfg_write events",
+                enable: "enable them with -d 'trace:pci_cfg_*'",
+            };
+            let census = Census::take(catalog, inputs, self.args.input.scan_options().max_line);
+            return explain_none(&looked, inputs.len(), lines, census.as_ref());
+        }
+        let funcs = &self.table.funcs;
+        let accesses = thousands(self.accesses);
+        if funcs.is_empty() {
+            return format!("no function to list from {accesses} config access(es)");
+        }
+        let mut filters = Vec::new();
+        if let Some(s) = &self.args.slot {
+            filters.push(format!("-s {s}"));
+        }
+        if let Some(d) = &self.args.ids_filter {
+            filters.push(format!("-d {d}"));
+        }
+        let selected = funcs.iter().filter(|f| self.cfg.selects(f)).count();
+        if selected > 0 && self.args.writes_only {
+            return format!(
+                "no write to the {selected} selected function(s) among {accesses} config access(es)"
+            );
+        }
+        let mut order: Vec<&Function> = funcs.iter().collect();
+        order.sort_by_key(|f| (f.bus, f.slot, f.func, f.seen));
+        let shown: Vec<String> = order.iter().take(8).map(|f| f.bdf()).collect();
+        let more = if order.len() > 8 { ", ..." } else { "" };
+        format!(
+            "no function matches {} (the trace has {}: {}{more})",
+            filters.join(" "),
+            order.len(),
+            shown.join(", ")
+        )
+    }
+
     fn line_error(&mut self, diag: &Diag, input: &str, line: u64, what: String) {
         self.line_errors += 1;
         diag.error(&Error::Line {
@@ -674,7 +743,7 @@ impl Run<'_> {
             .collect();
         self.printed = views.len() as u64;
         if self.args.output != OutputKind::Lspci {
-            return write_records(self.args.output, &views, ids, out);
+            return write_records(self.args, self.args.output, &views, ids, out);
         }
         for v in &views {
             buf.clear();
@@ -781,6 +850,7 @@ fn sizing_note(f: &Function, off: usize, mask: u32) -> String {
 
 /// Writes one record per function.
 fn write_records<W: Write>(
+    args: &Args,
     kind: OutputKind,
     views: &[View<'_>],
     ids: &Ids,
@@ -788,7 +858,10 @@ fn write_records<W: Write>(
 ) -> Result<()> {
     let cols: Vec<String> = TABLE_COLUMNS.iter().map(|s| s.to_string()).collect();
     let json = kind == OutputKind::Jsonl;
-    let mut w = RecordWriter::new(record_format(kind), cols, &mut *out);
+    let mut w = with_header(
+        RecordWriter::new(record_format(kind), cols, &mut *out),
+        args,
+    );
     for v in views {
         let f = v.f;
         let bdf = f.bdf();

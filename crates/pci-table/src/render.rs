@@ -804,7 +804,7 @@ mod tests {
         ];
         let views: Vec<View<'_>> = fs.iter().map(View::new).collect();
         let mut out = Vec::new();
-        tree(&views, &[true; 7], &Ids::Embedded, false, &mut out);
+        tree(&views, &[true; 7], &Ids::embedded(), false, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "-[0000:00]-+-00.0\n           +-1c.0-[01]----00.0\n           \\-1d.0-[02-03]----00.0-[03]--+-01.0\n                                        \\-02.0\n"

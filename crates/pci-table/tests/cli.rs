@@ -76,12 +76,26 @@ fn default_table_is_lspci_nn_with_qemu_names() {
 
 #[test]
 fn nothing_found_exits_1() {
+    // See: issue 22 (it said nothing): stderr says why, the status stays 1.
     let (code, out, err) = run(&[], "ps2_put_keycode 0x55 keycode 0x1c\nhello\n");
-    assert_eq!((code, out.as_str(), err.as_str()), (1, "", ""));
-    let (code, out, _) = run(&["-s", "1f.7"], LOG);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            1,
+            "",
+            "pci-table: no pci_cfg_read/pci_cfg_write events in 2 lines (the input was read \
+             once; enable them with -d 'trace:pci_cfg_*')\n"
+        )
+    );
+    let (code, out, err) = run(&["-s", "1f.7"], LOG);
     assert_eq!((code, out.as_str()), (1, ""));
-    let (code, out, _) = run(&["-d", "1234:"], LOG);
+    assert_eq!(
+        err,
+        "pci-table: no function matches -s 1f.7 (the trace has 4: 00:01.0, 00:03.0, 00:08.0, 01:01.0)\n"
+    );
+    let (code, out, err) = run(&["-d", "1234:"], LOG);
     assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.ends_with("pci-table: no function matches -d 1234: (the trace has 4: 00:01.0, 00:03.0, 00:08.0, 01:01.0)\n"), "{err}");
     // Records still get their header.
     let (code, out, _) = run(&["-o", "csv", "-s", "1f.7"], LOG);
     assert_eq!(code, 1);
@@ -90,6 +104,215 @@ fn nothing_found_exits_1() {
     assert_eq!((code, out.as_str()), (1, ""));
 }
 
+#[test]
+fn r22_an_empty_result_says_which_tool_the_trace_is_for() {
+    // See: issue 22. Files are read again to name what they hold; every
+    // count is checked against the trace itself.
+    let keys = data("B-ps2-pc-set3-plain/trace.log");
+    let text = std::fs::read_to_string(&keys).unwrap();
+    let lines = text.lines().count();
+    let (code, out, err) = run(&[keys.to_str().unwrap()], "");
+    assert_eq!((code, out.as_str()), (1, ""));
+    let want = format!(
+        "pci-table: no pci_cfg_read/pci_cfg_write events in {} lines (this looks like a PS/2 \
+         keyboard trace: ",
+        thousands(lines)
+    );
+    assert!(err.starts_with(&want), "{err}");
+    assert!(err.trim_end().ends_with("; try ps2-decode)"), "{err}");
+    for name in err
+        .split(": ")
+        .nth(2)
+        .unwrap()
+        .split("; ")
+        .next()
+        .unwrap()
+        .split(", ")
+    {
+        // Events ps2-decode reads, each in the trace.
+        assert!(name.starts_with("ps2_"), "{name}");
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name}"
+        );
+    }
+    let disks = data("C-dma-pc-ide-ts/trace.log");
+    let (code, _, err) = run(&[disks.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("(this looks like a block I/O trace: ") && err.contains("; try dma-sectors)"),
+        "{err}"
+    );
+    // Not a trace at all: the README of the data, every line counted.
+    let readme = data("README.md");
+    let n = std::fs::read_to_string(&readme).unwrap().lines().count();
+    let (code, _, err) = run(&[readme.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(
+        err.ends_with(&format!(
+            "pci-table: no pci_cfg_read/pci_cfg_write events: none of its {n} lines is a QEMU \
+             trace event (enable them with -d 'trace:pci_cfg_*')\n"
+        )),
+        "{err}"
+    );
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, err) = run(&[empty.path().to_str().unwrap()], "");
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "pci-table: no pci_cfg_read/pci_cfg_write events: the input is empty\n"
+        )
+    );
+    // --writes-only with no write, and a run that found functions: silent.
+    let accesses = LOG.lines().filter(|l| l.starts_with("pci_cfg_")).count();
+    let (code, _, err) = run(&["--accesses", "--writes-only", "-s", "01:01.0"], LOG);
+    assert_eq!(code, 1);
+    assert!(
+        err.ends_with(&format!(
+            "pci-table: no write to the 1 selected function(s) among {accesses} config access(es)\n"
+        )),
+        "{err}"
+    );
+    let (code, _, err) = run(&[], LOG);
+    assert_eq!(code, 0);
+    assert!(!err.contains("no "), "{err}");
+}
+
+/// `n` with thousands separators, written here independently of the tool.
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn r22_numeric_ids_like_lspci_n_and_nn() {
+    // See: issue 22 (-nn was refused).
+    let (code, out, err) = run(&["-n"], LOG);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "00:01.0 0601: 8086:7000 {PIIX3}\n\
+         00:03.0 0200: 8086:100e (rev 03) {e1000}\n\
+         00:08.0 0604: 1b36:0001 {pci-bridge}\n\
+         01:01.0 0200: 8086:100e (rev ??) {e1000}\n"
+    );
+    // -nn is the default: names and numbers.
+    assert_eq!(run(&["-nn"], LOG).1, TABLE);
+    assert_eq!(run(&["-n", "-n"], LOG).1, TABLE);
+    let (_, out, _) = run(&["-n", "-v", "-s", "00:03.0"], LOG);
+    assert!(out.contains("\tSubsystem: 1af4:1100\n"), "{out}");
+    let (code, _, err) = run(&["-n", "-o", "csv"], LOG);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("-n and -nn choose how lspci-style lines show ids"),
+        "{err}"
+    );
+}
+
+/// Whether lspci is there; without it the test is skipped, unless
+/// QTRACE_REQUIRE_TOOLS=1 asks for a failure.
+fn have_lspci(test: &str) -> bool {
+    let ok = std::process::Command::new("lspci")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        if std::env::var("QTRACE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{test}: `lspci` is required (QTRACE_REQUIRE_TOOLS=1) but not installed");
+        }
+        eprintln!("SKIPPED {test}: `lspci` is not installed (apt-get install pciutils)");
+    }
+    ok
+}
+
+#[test]
+fn r22_numeric_lines_are_the_real_lspci_n_on_our_dump() {
+    // See: issue 22. The real lspci reads our -xxx dump; its -n lines are
+    // ours without QEMU's {name}.
+    if !have_lspci("r22_numeric_lines_are_the_real_lspci_n_on_our_dump") {
+        return;
+    }
+    for t in [
+        "A-pci-pc-plain/trace.log",
+        "A-pci-q35-ts/trace.log",
+        "L-pci-pvpanic-pc/trace.log",
+        "L-pci-pvpanic-q35/trace.log",
+        "V-qemu52/pci-pc/trace.log",
+    ] {
+        let trace = data(t);
+        let trace = trace.to_str().unwrap();
+        let dump = tempfile::NamedTempFile::new().unwrap();
+        let (code, text, err) = run(&["-xxx", trace], "");
+        assert_eq!(code, 0, "{t}: {err}");
+        std::fs::write(dump.path(), text).unwrap();
+        let lspci = std::process::Command::new("lspci")
+            .arg("-F")
+            .arg(dump.path())
+            .arg("-n")
+            .output()
+            .unwrap();
+        assert!(lspci.status.success(), "{t}");
+        let theirs = String::from_utf8(lspci.stdout).unwrap();
+        let (code, ours, _) = run(&["-n", trace], "");
+        assert_eq!(code, 0, "{t}");
+        let ours: String = ours
+            .lines()
+            .map(|l| format!("{}\n", l.rsplit_once(" {").unwrap().0))
+            .collect();
+        assert!(theirs.lines().count() > 3, "{t}: {theirs}");
+        assert_eq!(ours, theirs, "{t}");
+    }
+}
+
+#[test]
+fn r22_no_header_for_csv_and_tsv_only() {
+    // See: issue 22 (for `sort | uniq -c`).
+    for (fmt, sep) in [("csv", ","), ("tsv", "\t")] {
+        let (code, with, _) = run(&["-o", fmt], LOG);
+        let (code2, without, err) = run(&["-o", fmt, "--no-header"], LOG);
+        assert_eq!((code, code2, err.as_str()), (0, 0, ""));
+        let mut lines = with.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with(&format!("bdf{sep}qemu_name{sep}"))
+        );
+        assert_eq!(
+            lines.collect::<Vec<_>>(),
+            without.lines().collect::<Vec<_>>()
+        );
+        assert_eq!(without.lines().count(), 4);
+        let (_, acc, _) = run(&["--accesses", "-o", fmt, "--no-header"], LOG);
+        assert_eq!(
+            acc.lines().count(),
+            LOG.lines().filter(|l| l.starts_with("pci_cfg_")).count()
+        );
+        assert!(acc.starts_with(&format!("<stdin>{sep}1{sep}")), "{acc}");
+    }
+    for args in [
+        &["--no-header"][..],
+        &["--no-header", "-o", "jsonl"],
+        &["--no-header", "-t"],
+    ] {
+        let (code, out, err) = run(args, LOG);
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
+        assert!(
+            err.contains("--no-header is for -o csv and -o tsv"),
+            "{err}"
+        );
+    }
+}
 #[test]
 fn usage_and_input_errors_exit_2() {
     for args in [

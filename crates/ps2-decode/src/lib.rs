@@ -24,7 +24,9 @@ use std::io::Write;
 use clap::{Parser, ValueEnum};
 use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
+use qtrace_core::census::{Census, Family, LookedFor, explain_none, thousands};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
+use qtrace_core::input::Input;
 use qtrace_core::limits::{Limit, Messages, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Record, Scanner};
 use qtrace_core::value::{Kind as ValueKind, Radix};
@@ -58,6 +60,9 @@ Key names are QEMU's QKeyCode names, as HMP sendkey and QMP send-key take them.
 QEMU gives some keys the same bytes; those decode as kp_multiply (also asterisk),
 print (also sysrq) and, in set 3, minus (also kp_subtract), slash (also
 kp_divide) and hiragana (also katakanahiragana).
+
+When no key event is decoded, stderr says why: no PS/2 keyboard events in the
+input (and which tool's events it holds instead), or no key among them.
 
 Exit status: 0 if a key event was decoded, 1 if none was, 2 if an error occurred.";
 
@@ -100,6 +105,10 @@ pub struct Args {
     /// until they say otherwise).
     #[arg(long, value_name = "SET", value_parser = clap::value_parser!(u8).range(1..=3))]
     pub set: Option<u8>,
+
+    /// No header row in -o csv and -o tsv (for `sort | uniq -c`).
+    #[arg(long)]
+    pub no_header: bool,
 
     /// Take i8042 translation as on or off, ignoring what the trace says
     /// (default: follow the trace; on until it says otherwise). Only changes
@@ -184,6 +193,13 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             "--text and --sendkey print their own format; -o csv|tsv|jsonl is for key events",
         ));
     }
+    if args.no_header
+        && (args.text || args.sendkey || !matches!(args.output, OutputKind::Csv | OutputKind::Tsv))
+    {
+        return Err(Error::usage(
+            "--no-header is for -o csv and -o tsv (the other formats have no header row)",
+        ));
+    }
     let catalog = args.input.catalog(env.diag)?;
     let inputs = args.input.inputs()?;
     let mut opts = args.input.scan_options();
@@ -218,6 +234,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             "{} trace line(s) could not be decoded and were skipped",
             st.bad_lines
         ));
+    }
+    if st.events == 0 && diag.errors() == 0 {
+        diag.note(st.why_nothing(&inputs, scanner.stats.lines));
     }
     Ok(Status::from_found(st.events > 0))
 }
@@ -365,6 +384,10 @@ struct State<'a, W: Write> {
     events: u64,
     /// The cap of the problems printed, per kind of [`PROBLEMS`].
     messages: Messages<7>,
+    /// Events of the eight kinds this tool reads.
+    kbd_events: u64,
+    /// Of them, `ps2_put_keycode`.
+    keycodes: u64,
     set_replies: u64,
     bad_lines: u64,
     text_dev: Option<usize>,
@@ -430,7 +453,12 @@ impl<'a, W: Write> State<'a, W> {
                 if args.translated {
                     cols.push("translated".into());
                 }
-                Sink::Records(RecordWriter::new(format, cols, out))
+                let w = RecordWriter::new(format, cols, out);
+                Sink::Records(if args.no_header {
+                    w.without_header()
+                } else {
+                    w
+                })
             }
         };
         State {
@@ -459,6 +487,8 @@ impl<'a, W: Write> State<'a, W> {
             typed: String::new(),
             events: 0,
             messages: Messages::new(PROBLEMS),
+            kbd_events: 0,
+            keycodes: 0,
             set_replies: 0,
             bad_lines: 0,
             text_dev: None,
@@ -542,6 +572,10 @@ impl<'a, W: Write> State<'a, W> {
             }
             return Ok(());
         };
+        self.kbd_events += 1;
+        if kind == Kind::PutKeycode {
+            self.keycodes += 1;
+        }
         let line = ev.line.number;
         let got = self.decode(kind, ev.message);
         let Some(Args3 { ptr, ints }) = got else {
@@ -680,6 +714,25 @@ impl<'a, W: Write> State<'a, W> {
     }
 
     /// Ends partial sequences of every keyboard at the end of an input.
+    /// Why no key event was decoded (the run had no error to say it).
+    fn why_nothing(&self, inputs: &[Input], lines: u64) -> String {
+        if self.kbd_events == 0 {
+            let looked = LookedFor {
+                family: Family::Ps2,
+                what: "PS/2 keyboard events",
+                enable: "enable them with -d 'trace:ps2_*'",
+            };
+            let max_line = self.args.input.scan_options().max_line;
+            let census = Census::take(self.catalog, inputs, max_line);
+            return explain_none(&looked, inputs.len(), lines, census.as_ref());
+        }
+        format!(
+            "no key press or release in {} PS/2 keyboard event(s) ({} ps2_put_keycode)",
+            thousands(self.kbd_events),
+            thousands(self.keycodes)
+        )
+    }
+
     fn end_input(&mut self, diag: &Diag) -> Result<()> {
         for d in 0..self.devs.len() {
             let dev = &mut self.devs[d];

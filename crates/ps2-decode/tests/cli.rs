@@ -385,7 +385,15 @@ fn exit_1_when_no_key_event() {
         &[],
         "pci_cfg_read mch 00:00.0 @0x0 -> 0x8086\nps2_keyboard_event 0x10 qcode 7 down 1 modifier 0x0 modifiers 0x0 set 2 xlate 1\n",
     );
-    assert_eq!((code, out.as_str(), err.as_str()), (1, "", ""));
+    // See: issue 22: stderr says why, the status stays 1.
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            1,
+            "",
+            "ps2-decode: no key press or release in 1 PS/2 keyboard event(s) (0 ps2_put_keycode)\n"
+        )
+    );
     // CSV still gets its header.
     let (code, out, _) = run(&["-o", "csv"], "");
     assert_eq!(
@@ -394,6 +402,87 @@ fn exit_1_when_no_key_event() {
     );
 }
 
+#[test]
+fn r22_an_empty_result_says_why() {
+    // See: issue 22. A PCI trace, the data README (no trace line), an
+    // empty file, standard input; every count checked against the input.
+    let pci = data("A-pci-pc-plain/trace.log");
+    let lines = std::fs::read_to_string(&pci).unwrap().lines().count();
+    let (code, out, err) = run(&[pci.to_str().unwrap()], "");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        format!(
+            "ps2-decode: no PS/2 keyboard events in {},{:03} lines (this looks like a PCI \
+             configuration trace: pci_cfg_read, pci_cfg_write; try pci-table)\n",
+            lines / 1000,
+            lines % 1000
+        )
+    );
+    let readme = data("README.md");
+    let n = std::fs::read_to_string(&readme).unwrap().lines().count();
+    let (code, _, err) = run(&[readme.to_str().unwrap()], "");
+    assert_eq!(code, 1);
+    assert!(
+        err.ends_with(&format!(
+            "ps2-decode: no PS/2 keyboard events: none of its {n} lines is a QEMU trace event \
+             (enable them with -d 'trace:ps2_*')\n"
+        )),
+        "{err}"
+    );
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, err) = run(&[empty.path().to_str().unwrap()], "");
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "ps2-decode: no PS/2 keyboard events: the input is empty\n"
+        )
+    );
+    let (code, _, err) = run(
+        &[],
+        "pci_cfg_read mch 00:00.0 @0x0 -> 0x8086\nhello\nworld\n",
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "ps2-decode: no PS/2 keyboard events in 3 lines (the input was read once; enable \
+             them with -d 'trace:ps2_*')\n"
+        )
+    );
+}
+
+#[test]
+fn r22_no_header_for_csv_and_tsv_only() {
+    // See: issue 22 (for `sort | uniq -c`).
+    let t = data("B-ps2-pc-set3-plain/trace.log");
+    let t = t.to_str().unwrap();
+    for fmt in ["csv", "tsv"] {
+        let (code, with, _) = run(&["-o", fmt, t], "");
+        let (code2, without, err) = run(&["-o", fmt, "--no-header", t], "");
+        assert_eq!((code, code2), (0, 0), "{err}");
+        let mut lines = with.lines();
+        assert!(lines.next().unwrap().starts_with("time"));
+        assert_eq!(
+            lines.collect::<Vec<_>>(),
+            without.lines().collect::<Vec<_>>()
+        );
+        assert!(without.lines().count() > 10);
+    }
+    for args in [
+        &["--no-header"][..],
+        &["--no-header", "-o", "jsonl"],
+        &["--no-header", "--text"],
+    ] {
+        let (code, out, err) = run(&[args, &[t]].concat(), "");
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
+        assert!(
+            err.contains("--no-header is for -o csv and -o tsv"),
+            "{err}"
+        );
+    }
+}
 #[test]
 fn exit_2_on_errors_with_output_kept() {
     // A line that matches no format of its event: reported, skipped, status 2.
