@@ -21,12 +21,22 @@ Examples:
       merged sector ranges per disk and direction, with how often they were touched
   dma-sectors --map trace.log
       a shaded picture of each disk (reads left, writes right), for a quick look over ssh
+  dma-sectors --plot io.svg trace.log
+      only draw sector against time (reads blue, writes red, QEMU's own grey) into io.svg
   dma-sectors --plot io.svg --summary trace.log
-      also draw sector against time (reads blue, writes red) into io.svg
+      the summary on stdout, and the plot
   dma-sectors --label 0x5645025058c0=root --label disk1=data trace.log
   qemu-system-x86_64 -msg timestamp=on -d trace:dma_blk_io,trace:dma_complete,trace:blk_co_p*,\\
       trace:ide_dma_cb,trace:*ncq*,trace:virtio_blk_*,trace:pci_nvme_read,trace:pci_nvme_write,\\
       trace:scsi_disk_dma_command_*,trace:blk_root_attach ... 2>&1 | dma-sectors --line-buffered
+
+Origin: QEMU reads each disk itself when it sets the device up, before the guest
+runs (sector 0, to guess the geometry: `disk0 R 0 + 1` from blk_co_preadv alone).
+Such a request, seen only at the block layer before the first controller or
+dma_blk_io event of its input, is QEMU's: column origin=qemu (text: `qemu` after
+the source), its own extents, and --summary counts it apart (qemu_requests,
+qemu_bytes) from the guest's requests. Every other request is origin=guest;
+in a trace of blk_co_* events alone nothing tells them apart.
 
 Events used (enable whichever you can; more events give better joins):
   requests:   ide_dma_cb, ide_sector_read/write, process_ncq_command, execute_ncq_command_*,
@@ -35,6 +45,9 @@ Events used (enable whichever you can; more events give better joins):
   lengths:    blk_co_preadv, blk_co_pwritev (byte offset and count; blk names the disk)
   completion: dma_complete, dma_aio_cancel, virtio_blk_rw_complete/req_complete (latency)
   disks:      blk_root_attach/detach (disk0, disk1, ... in -drive order), ahci_start_dma
+
+When no request is found, stderr says why: no block I/O events in the input
+(and which tool's events it holds instead), or none that makes a request.
 
 Exit status: 0 if a request was found, 1 if none was, 2 if an error occurred.";
 
@@ -54,10 +67,14 @@ Exit status: 0 if a request was found, 1 if none was, 2 if an error occurred.";
     group(ArgGroup::new("report").args(["extents", "summary", "map"]).multiple(false))
 )]
 pub struct Args {
-    /// Output format (text is blkparse-like for requests, a table for extents,
-    /// a block per disk for summaries).
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputKind::Text)]
-    pub output: OutputKind,
+    /// Output format (default text: blkparse-like for requests, a table for
+    /// extents, a block per disk for summaries).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "OUTPUT")]
+    pub output: Option<OutputKind>,
+
+    /// No header row in -o csv and -o tsv (for `sort | uniq -c`).
+    #[arg(long)]
+    pub no_header: bool,
 
     /// Instead of requests, print per disk and direction the merged sector
     /// ranges touched, with how many requests touched each and how many times
@@ -80,8 +97,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub map_rows: u32,
 
-    /// Also write an SVG plot of sector against time (reads and writes in two
-    /// colours, one panel per disk) to FILE.
+    /// Write an SVG plot of sector against time (reads and writes in two
+    /// colours, QEMU's own requests in grey, one panel per disk) to FILE.
+    /// Alone, it is the only output (stdout stays empty); with --summary,
+    /// --extents, --map or -o, that is printed too.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
 
@@ -137,6 +156,8 @@ pub enum Mode {
     Summary,
     /// Terminal map.
     Map,
+    /// Nothing on stdout: `--plot` alone.
+    PlotOnly,
 }
 
 /// A `--label` target.
@@ -155,6 +176,8 @@ pub struct Config {
     pub mode: Mode,
     /// Output format.
     pub output: OutputKind,
+    /// No CSV/TSV header row.
+    pub no_header: bool,
     /// Sector size in bytes.
     pub sector_size: u64,
     /// Labels, in command-line order.
@@ -200,12 +223,20 @@ pub fn resolve(args: &Args) -> Result<Config, Error> {
         Mode::Summary
     } else if args.map {
         Mode::Map
+    } else if args.plot.is_some() && args.output.is_none() {
+        Mode::PlotOnly
     } else {
         Mode::Requests
     };
-    if mode == Mode::Map && args.output != OutputKind::Text {
+    let output = args.output.unwrap_or(OutputKind::Text);
+    if mode == Mode::Map && output != OutputKind::Text {
         return Err(Error::usage(
             "--map draws text; it cannot be combined with -o csv/tsv/jsonl",
+        ));
+    }
+    if args.no_header && !matches!(output, OutputKind::Csv | OutputKind::Tsv) {
+        return Err(Error::usage(
+            "--no-header is for -o csv and -o tsv (the other formats have no header row)",
         ));
     }
     let labels = args
@@ -227,7 +258,8 @@ pub fn resolve(args: &Args) -> Result<Config, Error> {
     };
     Ok(Config {
         mode,
-        output: args.output,
+        output,
+        no_header: args.no_header,
         sector_size: args.sector_size,
         labels,
         plot,
@@ -270,5 +302,27 @@ mod tests {
         assert!(Args::try_parse_from(["d", "--sector-size", "0"]).is_err());
         let a = Args::try_parse_from(["d", "--map", "-o", "csv"]).unwrap();
         assert!(resolve(&a).is_err());
+        let a = Args::try_parse_from(["d", "--no-header", "--summary"]).unwrap();
+        assert!(resolve(&a).is_err());
+    }
+
+    #[test]
+    fn plot_alone_prints_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("dma-sectors-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let svg = dir.join("io.svg");
+        let svg = svg.to_str().unwrap();
+        for (flags, mode) in [
+            (&[][..], Mode::PlotOnly),
+            (&["-o", "text"], Mode::Requests),
+            (&["-o", "csv"], Mode::Requests),
+            (&["--summary"], Mode::Summary),
+            (&["--extents"], Mode::Extents),
+            (&["--map"], Mode::Map),
+        ] {
+            let a = Args::try_parse_from(["d", "--plot", svg].iter().chain(flags)).unwrap();
+            assert_eq!(resolve(&a).unwrap().mode, mode, "{flags:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

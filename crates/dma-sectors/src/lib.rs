@@ -21,16 +21,18 @@
 //! | `offset` | byte offset on the disk |
 //! | `bytes` | bytes moved (the block layer's count when traced, else the controller's); null when unknown |
 //! | `source` | the event that identified the request: the controller's (`ide_dma_cb`, `process_ncq_command`, `virtio_blk_handle_read`, `pci_nvme_write`, `scsi_disk_dma_command_READ`, `ide_sector_read`, ...), else `dma_blk_io`, else `blk_co_preadv`/`blk_co_pwritev` (e.g. QEMU's own read of sector 0 at start-up) |
+//! | `origin` | `guest`, or `qemu` for QEMU's own request at start-up: seen at the block layer alone, before the first controller, `dma_blk_io` or completion event of its input (the geometry probe of sector 0 of IDE, virtio-blk and SCSI disks); see [`track`] |
 //!
 //! Text output is one line per request, like blkparse but labelled:
 //! `TIME TID DISK CONTROLLER R|W SECTOR + SECTORS BYTES SOURCE` (time and
-//! tid only when the trace has them).
+//! tid only when the trace has them), then `qemu` on QEMU's own requests.
 //!
 //! `--extents` (per disk and direction, merged contiguous sector ranges; their
 //! union is exactly the union of the requests' `[sector, sector+sectors)`):
 //! `disk, controller, op, sector, sectors, offset, bytes, requests` (requests
 //! that touched the extent), `depth` (most times one sector of it was
-//! touched).
+//! touched), `origin` (QEMU's own requests make extents of their own, after
+//! the guest's; text: `qemu` at the end).
 //!
 //! `--summary` (per disk): `disk, controller, ptr` (the BlockBackend or device
 //! pointer, a string), `requests, reads, writes, read_bytes, write_bytes,
@@ -42,12 +44,17 @@
 //! latency_min, latency_avg, latency_max` (seconds with 6 decimals, from the
 //! request's first event to `dma_complete` or `virtio_blk_rw_complete`,
 //! paired in order since pointers are reused; SCSI and PIO requests have no
-//! traced completion). Never-observed values are null/empty.
+//! traced completion), all over the guest's requests; then `qemu_requests,
+//! qemu_bytes`, QEMU's own requests at start-up, counted apart. Never-observed
+//! values are null/empty.
 //!
 //! `--map` draws each disk as text rows (reads left, writes right), shaded by
 //! how often the most-touched sector of each cell was touched; the disk's size
-//! is not in the trace, so the map spans the highest sector touched.
-//! `--plot FILE.svg` draws sector against time.
+//! is not in the trace, so the map spans the highest sector touched (by the
+//! guest: QEMU's own requests are not drawn, their number is noted).
+//! `--plot FILE.svg` draws sector against time (QEMU's own requests in
+//! grey); alone, it is the only output: nothing is printed on stdout, and
+//! stderr names the file. `--no-header` leaves out the CSV/TSV header row.
 //!
 //! # Units
 //!
@@ -76,6 +83,7 @@ pub mod warn;
 
 use std::io::Write;
 
+use qtrace_core::census::{Census, Family, LookedFor, explain_none, thousands};
 use qtrace_core::cli::{Env, Status};
 use qtrace_core::limits::damaged_name_of;
 use qtrace_core::scan::{Record, Scanner};
@@ -116,6 +124,8 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut decoder = Decoder::new(&catalog);
     let mut scratch = Vec::new();
     let mut have_origin = false;
+    // Events this tool reads, seen (an empty result says why).
+    let mut block_events = 0u64;
     scanner.scan_all(&inputs, env.diag, |info, rec| {
         let ev = match rec {
             Record::Event(ev) => ev,
@@ -125,6 +135,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             }
         };
         let kind = decoder.kind(&ev);
+        if kind.is_some() {
+            block_events += 1;
+        }
         if kind.is_none()
             && !catalog.knows(ev.name)
             && let Some(meant) = damaged_name_of(ev.name, Decoder::event_names())
@@ -177,6 +190,13 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     unused.report(env.diag);
     let requests = report.requests;
     report.finish(tracker.disks())?;
+    if let (cli::Mode::PlotOnly, Some((_, path))) = (cfg.mode, &cfg.plot) {
+        env.diag.note(format_args!(
+            "plotted {} request(s) into {}",
+            thousands(requests),
+            path.display()
+        ));
+    }
     if tracker.skipped_other > 0 {
         env.diag.note(format_args!(
             "{} IDE DMA command(s) that are not sector reads or writes (TRIM, ATAPI) were not reported",
@@ -191,6 +211,27 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
                 cli::LabelKey::Name(n) => n.clone(),
             }
         ));
+    }
+    if requests == 0 && env.diag.errors() == 0 {
+        let why = if block_events == 0 {
+            let looked = LookedFor {
+                family: Family::Block,
+                what: "block I/O events",
+                enable: "the events it reads: ide_dma_cb, process_ncq_command, \
+                         virtio_blk_handle_*, pci_nvme_read/write, scsi_disk_dma_command_*, \
+                         dma_blk_io, blk_co_preadv/pwritev, ... (see --help); enable them with \
+                         -d trace:dma_blk_io,trace:blk_co_p*,trace:ide_dma_cb,...",
+            };
+            let max_line = args.input.scan_options().max_line;
+            let census = Census::take(&catalog, &inputs, max_line);
+            explain_none(&looked, inputs.len(), scanner.stats.lines, census.as_ref())
+        } else {
+            format!(
+                "no request in {} block event(s) (attach, completion or non-transfer events only)",
+                thousands(block_events)
+            )
+        };
+        env.diag.note(why);
     }
     Ok(Status::from_found(requests > 0))
 }

@@ -1,5 +1,6 @@
 //! `--plot FILE.svg`: sector against time, one panel per disk, reads and
-//! writes in two colours, like seekwatcher.
+//! writes in two colours, like seekwatcher; QEMU's own requests at start-up
+//! in grey (with a legend entry only when there are some).
 //!
 //! Each request is a short vertical stroke at its time, from its first to
 //! its last sector (at least 1.5 px tall so single sectors stay visible).
@@ -27,6 +28,8 @@ pub struct Point {
     pub disk: u32,
     /// A write (else a read).
     pub write: bool,
+    /// QEMU's own request, not the guest's.
+    pub qemu: bool,
     /// Time in nanoseconds, when the trace has timestamps.
     pub time_ns: Option<i64>,
     /// 1-based request number.
@@ -70,6 +73,7 @@ const PANEL: f64 = 220.0;
 const GAP: f64 = 70.0;
 const READ_COLOUR: &str = "#1f77b4";
 const WRITE_COLOUR: &str = "#d62728";
+const QEMU_COLOUR: &str = "#8c8c8c";
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -176,6 +180,13 @@ impl Plot {
             r#"<g transform="translate({},14)"><rect width="12" height="4" y="4" fill="{READ_COLOUR}"/><text x="16" y="10">read</text><rect x="60" width="12" height="4" y="4" fill="{WRITE_COLOUR}"/><text x="76" y="10">write</text></g>"#,
             WIDTH - RIGHT - 120.0
         )?;
+        if self.points.iter().any(|p| p.qemu) {
+            writeln!(
+                w,
+                r#"<g transform="translate({},14)"><rect width="12" height="4" y="4" fill="{QEMU_COLOUR}"/><text x="16" y="10">QEMU's own</text></g>"#,
+                WIDTH - RIGHT - 220.0
+            )?;
+        }
         if shown.is_empty() {
             writeln!(
                 w,
@@ -245,9 +256,14 @@ impl Plot {
                 },
                 top + ph / 2.0
             )?;
-            for (write, colour) in [(false, READ_COLOUR), (true, WRITE_COLOUR)] {
+            for (write, qemu, colour) in [
+                (false, false, READ_COLOUR),
+                (true, false, WRITE_COLOUR),
+                (false, true, QEMU_COLOUR),
+                (true, true, QEMU_COLOUR),
+            ] {
                 let mut d_attr = String::new();
-                for p in points().filter(|p| p.write == write) {
+                for p in points().filter(|p| p.write == write && p.qemu == qemu) {
                     let x = LEFT + (x_of(p) - xmin) / (xmax - xmin) * pw;
                     let yb = top + ph - p.sector as f64 / ymax * ph;
                     let mut yt = top + ph - (p.sector.saturating_add(p.sectors)) as f64 / ymax * ph;
@@ -281,6 +297,7 @@ mod tests {
                 Point {
                     disk: 0,
                     write,
+                    qemu: false,
                     time_ns: Some(i as i64 * 1_000_000),
                     seq: i as u64 + 1,
                     sector: 8 * i as u64,

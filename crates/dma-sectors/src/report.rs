@@ -38,6 +38,7 @@ pub const REQUEST_COLUMNS: &[&str] = &[
     "offset",
     "bytes",
     "source",
+    "origin",
 ];
 
 /// Columns of `--extents` records.
@@ -51,6 +52,7 @@ pub const EXTENT_COLUMNS: &[&str] = &[
     "bytes",
     "requests",
     "depth",
+    "origin",
 ];
 
 /// Columns of `--summary` records.
@@ -79,6 +81,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "latency_min",
     "latency_avg",
     "latency_max",
+    "qemu_requests",
+    "qemu_bytes",
 ];
 
 /// Sectors `[start, end)` of a request, when its length is known.
@@ -108,6 +112,11 @@ type Bounds = BTreeMap<u64, (u64, u64)>;
 /// did; each costs about 60 bytes). Real traces hold thousands.
 pub const MAX_BOUNDARIES: usize = 1_000_000;
 
+/// The `origin` of a request or extent.
+fn origin_name(qemu: bool) -> &'static [u8] {
+    if qemu { b"qemu" } else { b"guest" }
+}
+
 #[derive(Debug, Default)]
 struct DiskStats {
     requests: u64,
@@ -135,8 +144,12 @@ struct DiskStats {
     lat_min: Option<i64>,
     lat_max: i64,
     lat_sum: i128,
-    bounds: [Bounds; 2],
+    /// The guest's reads and writes, then QEMU's own (see `op_index`).
+    bounds: [Bounds; 4],
     max_end: u64,
+    /// QEMU's own requests (not in the counts above).
+    qemu_requests: u64,
+    qemu_bytes: u64,
 }
 
 impl DiskStats {
@@ -198,6 +211,11 @@ fn op_index(op: Op) -> usize {
     }
 }
 
+/// Where the boundaries of a direction and origin are in `DiskStats::bounds`.
+fn bounds_index(op: Op, qemu: bool) -> usize {
+    op_index(op) + if qemu { 2 } else { 0 }
+}
+
 impl<'c, W: Write> Report<'c, W> {
     /// A report as `cfg` asks, writing to `out`.
     pub fn new(cfg: &'c Config, out: W, line_buffered: bool) -> Self {
@@ -205,14 +223,13 @@ impl<'c, W: Write> Report<'c, W> {
             Mode::Requests => REQUEST_COLUMNS,
             Mode::Extents => EXTENT_COLUMNS,
             Mode::Summary => SUMMARY_COLUMNS,
-            Mode::Map => &[],
+            Mode::Map | Mode::PlotOnly => &[],
         };
         let out = match record_format(cfg.output) {
-            Some(f) if cfg.mode != Mode::Map => Out::Records(RecordWriter::new(
-                f,
-                columns.iter().map(|c| c.to_string()).collect(),
-                out,
-            )),
+            Some(f) if !matches!(cfg.mode, Mode::Map | Mode::PlotOnly) => {
+                let w = RecordWriter::new(f, columns.iter().map(|c| c.to_string()).collect(), out);
+                Out::Records(if cfg.no_header { w.without_header() } else { w })
+            }
             _ => Out::Text(out),
         };
         Report {
@@ -322,6 +339,7 @@ impl<'c, W: Write> Report<'c, W> {
                     Cell::UInt(r.offset, Radix::Dec),
                     r.bytes.map_or(Cell::Null, |b| Cell::UInt(b, Radix::Dec)),
                     Cell::Str(r.source.as_bytes()),
+                    Cell::Str(origin_name(r.qemu)),
                 ];
                 if let Out::Records(w) = &mut self.out {
                     w.row(&cells)?;
@@ -366,6 +384,9 @@ impl<'c, W: Write> Report<'c, W> {
                 num_right::<8>(buf, r.bytes, b'?');
                 buf.push(b' ');
                 buf.extend_from_slice(r.source.as_bytes());
+                if r.qemu {
+                    buf.extend_from_slice(b" qemu");
+                }
                 buf.push(b'\n');
                 if let Out::Text(w) = &mut self.out {
                     w.write_all(&self.buf)?;
@@ -388,6 +409,25 @@ impl<'c, W: Write> Report<'c, W> {
             ..
         } = self;
         let s = &mut stats[r.disk];
+        if r.qemu {
+            // Apart from the guest's: counted, and its own extents.
+            s.qemu_requests += 1;
+            s.qemu_bytes = s.qemu_bytes.saturating_add(r.bytes.unwrap_or(0));
+            if let (Some(end), Some(op), true) = (end, r.op, need_bounds)
+                && end > start
+            {
+                let b = &mut s.bounds[bounds_index(op, true)];
+                let new = usize::from(!b.contains_key(&start)) + usize::from(!b.contains_key(&end));
+                if new == 0
+                    || bounds_limit.admit_many(*boundaries, new, || request_place(inputs, r))
+                {
+                    *boundaries += new;
+                    b.entry(start).or_default().0 += 1;
+                    b.entry(end).or_default().1 += 1;
+                }
+            }
+            return;
+        }
         s.requests += 1;
         match r.op {
             Some(Op::Read) => {
@@ -446,7 +486,7 @@ impl<'c, W: Write> Report<'c, W> {
             // end would spoil every extent after it. One left out does not
             // widen the map either.
             let taken = !need_bounds || {
-                let b = &mut s.bounds[op_index(op)];
+                let b = &mut s.bounds[bounds_index(op, false)];
                 let new = usize::from(!b.contains_key(&start)) + usize::from(!b.contains_key(&end));
                 let taken = new == 0
                     || bounds_limit.admit_many(*boundaries, new, || request_place(inputs, r));
@@ -471,6 +511,7 @@ impl<'c, W: Write> Report<'c, W> {
             Mode::Extents => self.write_extents(disks)?,
             Mode::Summary => self.write_summary(disks)?,
             Mode::Map => self.write_map(disks)?,
+            Mode::PlotOnly => {}
         }
         if let (Some(plot), Some((file, path))) = (self.plot.take(), &self.cfg.plot) {
             plot.write(file, path, disks, self.origin)?;
@@ -490,8 +531,13 @@ impl<'c, W: Write> Report<'c, W> {
         for (i, s) in stats.iter().enumerate() {
             let disk = disks.get(i);
             let ctrl = disk.ctrl.map(|c| c.name());
-            for op in [Op::Read, Op::Write] {
-                for e in sweep(&s.bounds[op_index(op)]) {
+            for (op, qemu) in [
+                (Op::Read, false),
+                (Op::Write, false),
+                (Op::Read, true),
+                (Op::Write, true),
+            ] {
+                for e in sweep(&s.bounds[bounds_index(op, qemu)]) {
                     let sectors = e.end - e.start;
                     let offset = e.start.saturating_mul(ss);
                     let bytes = sectors.saturating_mul(ss);
@@ -506,10 +552,11 @@ impl<'c, W: Write> Report<'c, W> {
                             Cell::UInt(bytes, Radix::Dec),
                             Cell::UInt(e.requests, Radix::Dec),
                             Cell::UInt(e.depth, Radix::Dec),
+                            Cell::Str(origin_name(qemu)),
                         ])?,
                         Out::Text(w) => writeln!(
                             w,
-                            "{:<6} {:<6} {} {:>10} + {:<6} {:>10} bytes  {:>5} request{}, depth {}",
+                            "{:<6} {:<6} {} {:>10} + {:<6} {:>10} bytes  {:>5} request{}, depth {}{}",
                             disk.name,
                             ctrl.unwrap_or("-"),
                             op.letter(),
@@ -518,7 +565,8 @@ impl<'c, W: Write> Report<'c, W> {
                             bytes,
                             e.requests,
                             if e.requests == 1 { "" } else { "s" },
-                            e.depth
+                            e.depth,
+                            if qemu { " qemu" } else { "" }
                         )?,
                     }
                 }
@@ -575,6 +623,8 @@ impl<'c, W: Write> Report<'c, W> {
                         (s.lat_n > 0)
                             .then_some(s.lat_max)
                             .map_or(Cell::Null, Cell::Seconds),
+                        u(s.qemu_requests),
+                        u(s.qemu_bytes),
                     ])?;
                 }
                 Out::Text(_) => {
@@ -662,6 +712,13 @@ impl<'c, W: Write> Report<'c, W> {
                     } else {
                         t.push_str("  latency     - (no completion event paired)\n");
                     }
+                    if s.qemu_requests > 0 {
+                        let _ = writeln!(
+                            t,
+                            "  qemu        {} request(s) of QEMU's own at start-up, {} bytes (not counted above)",
+                            s.qemu_requests, s.qemu_bytes
+                        );
+                    }
                     t.push('\n');
                     if let Out::Text(w) = &mut self.out {
                         w.write_all(t.as_bytes())?;
@@ -681,8 +738,18 @@ impl<'c, W: Write> Report<'c, W> {
             return Ok(());
         };
         for (i, disk) in disks.list().iter().enumerate() {
+            let qemu = stats.get(i).map_or(0, |s| s.qemu_requests);
+            let qemu_note = if qemu > 0 {
+                format!(" ({qemu} request(s) of QEMU's own at start-up not drawn)")
+            } else {
+                String::new()
+            };
             let Some(s) = stats.get(i).filter(|s| s.max_end > 0) else {
-                writeln!(w, "{}: no request of known length\n", disk.name)?;
+                writeln!(
+                    w,
+                    "{}: no guest request of known length{qemu_note}\n",
+                    disk.name
+                )?;
                 continue;
             };
             let size = s.max_end;
@@ -711,7 +778,7 @@ impl<'c, W: Write> Report<'c, W> {
             let ss = self.cfg.sector_size;
             writeln!(
                 w,
-                "{} ({}{}): sectors 0-{} touched so far, {} sectors ({}) per row, {} per cell",
+                "{} ({}{}): sectors 0-{} touched so far, {} sectors ({}) per row, {} per cell{qemu_note}",
                 disk.name,
                 disk.ctrl.map_or("unknown controller", |c| c.name()),
                 disk.ptr().map_or(String::new(), |p| format!(", 0x{p:x}")),
@@ -747,7 +814,9 @@ impl<W: Write> Sink for Report<'_, W> {
     fn request(&mut self, r: &Request<'_>, disks: &Disks) -> Result<()> {
         self.requests += 1;
         // The per-disk aggregates are only printed by the other modes.
-        if self.cfg.mode != Mode::Requests {
+        if self.cfg.mode == Mode::PlotOnly {
+            // Only the plot below is drawn.
+        } else if self.cfg.mode != Mode::Requests {
             self.account(r);
         }
         if let Some(p) = &mut self.plot
@@ -760,6 +829,7 @@ impl<W: Write> Sink for Report<'_, W> {
                 Point {
                     disk: r.disk as u32,
                     write: op == Op::Write,
+                    qemu: r.qemu,
                     time_ns: r.meta.time_ns(),
                     seq: self.requests,
                     sector: start,
@@ -776,7 +846,7 @@ impl<W: Write> Sink for Report<'_, W> {
 
     fn latency(&mut self, disk: usize, ns: i64) {
         // Only the summary prints latencies.
-        if self.cfg.mode != Mode::Requests {
+        if !matches!(self.cfg.mode, Mode::Requests | Mode::PlotOnly) {
             self.stats_mut(disk).latency(ns);
         }
     }

@@ -24,6 +24,21 @@
 //! - a block-layer event that joins nothing is a request of its own (QEMU's
 //!   own reads, e.g. the geometry probe of sector 0 at start-up).
 //!
+//! The origin: QEMU reads a disk itself while it sets the device up, before
+//! the guest runs (`hd_geometry_guess` reads sector 0 for IDE, virtio-blk
+//! and scsi-hd disks; pflash reads its image). Such a read reaches the
+//! block layer alone, and on the traces of tests/data it comes before the
+//! first event of any guest-facing device. So a request of its own that
+//! starts before the first controller, `dma_blk_io` or completion event of
+//! its input waits until such an event comes: then it is QEMU's
+//! ([`Request::qemu`]). When none comes before the end of the input or
+//! before [`MAX_STARTUP`] such requests (a trace of block-layer events
+//! alone), nothing tells QEMU's reads from the guest's: they are the
+//! guest's, and from then on requests are reported at once. (So in a live
+//! stream, QEMU's start-up reads appear when the guest's first event does;
+//! in one of block-layer events alone, the first few requests wait for the
+//! next ones.)
+//!
 //! The length reported is the one the block layer moved (the event that
 //! carries bytes), else the controller's. Every request is reported once, in
 //! the order of its first event; a request waits in a bounded reorder buffer
@@ -54,6 +69,10 @@ use crate::warn::{Kind, Warnings};
 pub const TTL: u64 = 10_000;
 /// Most requests held for reordering.
 const MAX_HELD: usize = 65_536;
+/// Most block-layer requests held before the guest's first event, waiting
+/// to be told QEMU's own (a machine has a few disks; past this, a trace of
+/// block-layer events alone is assumed).
+pub const MAX_STARTUP: usize = 16;
 /// Most open DMA transfers / virtio requests remembered for pairing (a
 /// guest has at most a few hundred in flight).
 const MAX_TABLE: usize = 65_536;
@@ -371,6 +390,9 @@ pub struct Request<'a> {
     pub source: &'static str,
     /// Submission to completion, when both were seen before it was reported.
     pub latency: Option<i64>,
+    /// QEMU's own request at start-up, not the guest's (see the module
+    /// documentation).
+    pub qemu: bool,
 }
 
 /// What the tracker hands on.
@@ -416,6 +438,8 @@ struct Draft {
     completion: Option<Comp>,
     latency: Option<i64>,
     born: u64,
+    /// QEMU's own request (decided when the guest's first event came).
+    qemu: bool,
 }
 
 impl Draft {
@@ -440,6 +464,7 @@ impl Draft {
             completion: None,
             latency: None,
             born,
+            qemu: false,
         }
     }
 }
@@ -531,6 +556,11 @@ pub struct Tracker {
     limits: Limits,
     /// The inputs' names, for the places in reports of [`Limits`].
     inputs: Vec<String>,
+    /// The input being read, and whether a guest-facing event was seen in it.
+    input: usize,
+    guest_started: bool,
+    /// Requests of the block layer alone from before that event (ids).
+    startup: Vec<u64>,
 }
 
 impl Tracker {
@@ -566,6 +596,9 @@ impl Tracker {
             // input is read; here it means the defaults.
             limits: Limits::new(qtrace_core::limits::cap_override().ok().flatten()),
             inputs: Vec::new(),
+            input: 0,
+            guest_started: false,
+            startup: Vec::new(),
         }
     }
 
@@ -634,6 +667,23 @@ impl Tracker {
         sink: &mut dyn Sink,
     ) -> qtrace_core::Result<()> {
         self.clock += 1;
+        if at.input != self.input {
+            // Another input, another QEMU run.
+            self.settle_startup(false);
+            self.input = at.input;
+            self.guest_started = false;
+        }
+        if !self.guest_started
+            && !matches!(
+                obs,
+                Obs::Data { .. } | Obs::Attach { .. } | Obs::Detach { .. }
+            )
+        {
+            // A controller, DMA or completion event: the guest runs, and
+            // what the block layer did alone before was QEMU's.
+            self.guest_started = true;
+            self.settle_startup(true);
+        }
         match *obs {
             Obs::Hint(h) => self.hint(at, h),
             Obs::NcqExec {
@@ -696,7 +746,22 @@ impl Tracker {
         warn: &mut Warnings<'_>,
         sink: &mut dyn Sink,
     ) -> qtrace_core::Result<()> {
+        self.settle_startup(false);
         self.drain(warn, sink, true)
+    }
+
+    /// Decides the origin of the requests held since the start of the
+    /// input: QEMU's when the guest's first event came after them.
+    fn settle_startup(&mut self, qemu: bool) {
+        let held = std::mem::take(&mut self.startup);
+        for &id in &held {
+            if let Some(s) = self.slot_mut(id) {
+                s.d.qemu = qemu;
+                s.state = State::Ready;
+            }
+        }
+        self.startup = held;
+        self.startup.clear();
     }
 
     fn hint(&mut self, at: At<'_>, mut h: Hint) {
@@ -1276,6 +1341,18 @@ impl Tracker {
         d.data_source = Some(source);
         d.data_bytes = bytes;
         d.data_chunks = 1;
+        if !self.guest_started && self.startup.len() < MAX_STARTUP {
+            // Maybe QEMU's own: it waits for the guest's first event.
+            let (id, _) = self.push_slot(d, State::Open);
+            self.startup.push(id);
+            return;
+        }
+        if !self.guest_started {
+            // Too many for a start-up: a trace of block-layer events alone,
+            // where nothing tells QEMU's reads from the guest's.
+            self.settle_startup(false);
+            self.guest_started = true;
+        }
         self.push_slot(d, State::Ready);
     }
 
@@ -1596,6 +1673,7 @@ impl Tracker {
             bytes,
             source: d.source,
             latency: d.latency,
+            qemu: d.qemu,
         })
     }
 

@@ -242,6 +242,11 @@ fn check_scenario(scenario: &str, trace: &str, timed: bool) {
             );
         };
         let r = &reqs[pos + j];
+        assert_eq!(
+            s(r, "origin"),
+            "guest",
+            "{trace}: a guest op marked QEMU's: {r}"
+        );
         assert_eq!(s(r, "controller"), *kind, "{trace}: {r}");
         assert_eq!(source_kind(&s(r, "source")), *kind, "{trace}: {r}");
         pos += j + 1;
@@ -279,9 +284,16 @@ fn check_scenario(scenario: &str, trace: &str, timed: bool) {
             .find(|d| s(d, "disk") == *label)
             .unwrap_or_else(|| panic!("{trace}: no summary for {label}"));
         assert_eq!(s(d, "controller"), *kind);
-        let n = reqs.iter().filter(|r| s(r, "disk") == *label).count() as u64;
+        let on = |origin: &str| {
+            reqs.iter()
+                .filter(|r| s(r, "disk") == *label && s(r, "origin") == origin)
+                .count() as u64
+        };
+        let n = on("guest");
         assert_eq!(u(d, "requests"), n);
         assert_eq!(u(d, "reads") + u(d, "writes"), n);
+        // QEMU's own requests are counted apart.
+        assert_eq!(u(d, "qemu_requests"), on("qemu"), "{trace}: {d}");
         if timed && *kind != "scsi" {
             assert!(u(d, "latency_count") > 0, "{trace}: {d}");
             assert!(d["latency_min"].as_f64().unwrap() <= d["latency_max"].as_f64().unwrap());
@@ -353,9 +365,17 @@ fn qemu52_seabios_reads_sector_0_once() {
             (0, 1, 0, 512)
         );
     }
-    // The geometry probe first, then SeaBIOS's DMA read from another thread.
+    // The geometry probe first, then SeaBIOS's DMA read from another thread;
+    // only the first is QEMU's own.
     assert_eq!(s(&reqs[0], "source"), "blk_co_preadv");
     assert_eq!(s(&reqs[1], "source"), "ide_dma_cb");
+    assert_eq!(
+        (
+            s(&reqs[0], "origin").as_str(),
+            s(&reqs[1], "origin").as_str()
+        ),
+        ("qemu", "guest")
+    );
     assert_ne!(u(&reqs[0], "tid"), u(&reqs[1], "tid"));
     // The disk is on the q35 AHCI controller, but SeaBIOS's non-NCQ command
     // goes through the IDE core and nothing in this capture says AHCI.
@@ -385,18 +405,18 @@ fn extents_cover_exactly_the_union_of_the_requests() {
         "V-qemu52/dma-q35/trace.log",
     ] {
         let reqs = jsonl(&[], trace);
-        let mut want: BTreeMap<(String, String), Vec<(u64, u64)>> = BTreeMap::new();
+        let mut want: BTreeMap<(String, String, String), Vec<(u64, u64)>> = BTreeMap::new();
         for r in &reqs {
             let a = u(r, "sector");
-            want.entry((s(r, "disk"), s(r, "op")))
+            want.entry((s(r, "disk"), s(r, "op"), s(r, "origin")))
                 .or_default()
                 .push((a, a + u(r, "sectors")));
         }
-        let mut got: BTreeMap<(String, String), Vec<(u64, u64)>> = BTreeMap::new();
-        let mut touches: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut got: BTreeMap<(String, String, String), Vec<(u64, u64)>> = BTreeMap::new();
+        let mut touches: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for e in jsonl(&["--extents"], trace) {
             let a = u(&e, "sector");
-            let key = (s(&e, "disk"), s(&e, "op"));
+            let key = (s(&e, "disk"), s(&e, "op"), s(&e, "origin"));
             got.entry(key.clone())
                 .or_default()
                 .push((a, a + u(&e, "sectors")));
@@ -413,6 +433,70 @@ fn extents_cover_exactly_the_union_of_the_requests() {
             assert_eq!(ext, merged, "{trace} {key:?}");
             assert_eq!(touches[&key], n, "{trace} {key:?}");
         }
+    }
+}
+
+/// See: issue 22. QEMU reads sector 0 of each IDE, virtio-blk and SCSI disk
+/// itself when it sets the device up (the geometry guess), on its main
+/// thread, before the guest runs; NVMe disks are not read. Those requests,
+/// and only those, are marked `qemu`; no operation of dma-ops.tsv is.
+#[test]
+fn r22_qemus_start_up_reads_are_marked_and_no_guest_op_is() {
+    for (scenario, file) in [
+        ("C-dma-pc-ide-ts", "trace.log"),
+        ("Q11-C-dma-pc-ide-nvme-ts", "trace.log"),
+        ("C-dma-pc-virtio-scsi-ts", "trace.log"),
+        ("D-mixed-q35-ts", "trace.log.zst"),
+    ] {
+        let trace = format!("{scenario}/{file}");
+        let reqs = jsonl(&[], &trace);
+        let disks = guest_disks(scenario);
+        // One start-up read per disk of a kind QEMU guesses the geometry of.
+        let mut probed: Vec<&str> = disks
+            .values()
+            .filter(|(_, kind, _)| *kind != "nvme")
+            .map(|(label, _, _)| label.as_str())
+            .collect();
+        probed.sort_unstable();
+        let qemu: Vec<&Value> = reqs.iter().filter(|r| s(r, "origin") == "qemu").collect();
+        let mut labels: Vec<String> = qemu.iter().map(|r| s(r, "disk")).collect();
+        labels.sort_unstable();
+        assert_eq!(labels, probed, "{trace}");
+        let first_op = expected_requests(scenario)
+            .iter()
+            .map(|e| e.t_begin)
+            .fold(f64::INFINITY, f64::min);
+        // The main thread: the one that attached the drives (first line).
+        let text = std::fs::read_to_string(data(&trace)).ok();
+        let main_tid = text
+            .as_deref()
+            .and_then(|t| t.lines().next())
+            .and_then(|l| l.split_once('@'))
+            .and_then(|(tid, _)| tid.parse::<u64>().ok());
+        for r in &qemu {
+            assert_eq!(
+                (
+                    s(r, "op").as_str(),
+                    u(r, "sector"),
+                    u(r, "sectors"),
+                    u(r, "bytes")
+                ),
+                ("read", 0, 1, 512),
+                "{trace}: {r}"
+            );
+            assert_eq!(s(r, "source"), "blk_co_preadv", "{trace}: {r}");
+            assert!(epoch_seconds(&s(r, "time")) < first_op, "{trace}: {r}");
+            if let Some(tid) = main_tid {
+                assert_eq!(u(r, "tid"), tid, "{trace}: {r}");
+            }
+        }
+        // Everything else is the guest's: SeaBIOS and Linux, from their
+        // controllers' events.
+        assert!(reqs.iter().filter(|r| s(r, "origin") == "guest").count() > 30);
+        assert!(
+            reqs.iter()
+                .all(|r| ["guest", "qemu"].contains(&s(r, "origin").as_str()))
+        );
     }
 }
 

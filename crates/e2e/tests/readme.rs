@@ -108,6 +108,7 @@ fn readme_examples_run_and_leave_nothing_behind() {
     let before = git_status();
     let out = tempfile::tempdir().unwrap();
     let mut ran = 0;
+    let mut plot_only = 0;
     for cmd in &commands[1..] {
         // The live example needs a guest of the user's own.
         if cmd.starts_with("qemu-system-x86_64 ") {
@@ -145,9 +146,25 @@ fn readme_examples_run_and_leave_nothing_behind() {
             !run.stdout.is_empty() || !wrote.is_empty(),
             "README example printed nothing: {cmd}"
         );
+        // See: issue 22. `--plot` with no other output chosen writes only
+        // the plot.
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        if words.contains(&"--plot")
+            && !words.iter().any(|w| {
+                ["--summary", "--extents", "--map", "-o"].contains(w) || w.starts_with("--output")
+            })
+        {
+            assert!(
+                run.stdout.is_empty(),
+                "{cmd}: printed on stdout besides the plot: {} bytes",
+                run.stdout.len()
+            );
+            plot_only += 1;
+        }
         ran += 1;
     }
     assert!(ran >= 15, "only {ran} examples ran");
+    assert!(plot_only >= 1, "no README example draws a plot alone");
     assert_eq!(
         git_status(),
         before,
