@@ -5,8 +5,11 @@
 //! A tool's `main` is one call: `run_main::<Args, _>("tool", tool::run)`.
 //! Exit status: 0 when the run found or decoded something, 1 when it found
 //! nothing, 2 when any error was reported (even after output), including
-//! usage errors. A closed output pipe (`tool | head`) ends the run quietly
-//! with status 0.
+//! usage errors. A closed output pipe (`tool | head`) ends the run quietly,
+//! with status 0, or 2 when an error was reported before it (as grep
+//! does). Any other write error is an error (status 2), a closed stdout
+//! (`tool >&-`) included, once the tool has something to write (see
+//! [`crate::output`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -150,13 +153,21 @@ where
     let args = match A::try_parse() {
         Ok(a) => a,
         Err(e) => {
+            // --help or --version with nowhere to print them.
+            if let Some(closed) = (!e.use_stderr())
+                .then(crate::output::closed_stdout)
+                .flatten()
+            {
+                let _ = writeln!(std::io::stderr(), "{tool}: {}", Error::Output(closed));
+                return ExitCode::from(2);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     if let Some(what) = args.common().generate {
-        let mut out = std::io::stdout().lock();
+        let mut out = stdout(BufferMode::Block);
         let r =
             generate::<A>(tool, what, &mut out).and_then(|()| out.flush().map_err(Error::Output));
         return match r {
@@ -187,7 +198,8 @@ where
                 ExitCode::from(1)
             }
         }
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        // Nobody reads on: quiet, but errors reported before it still count.
+        Err(e) if e.is_broken_pipe() => ExitCode::from(if diag.errors() > 0 { 2 } else { 0 }),
         Err(e) => {
             diag.error(&e);
             ExitCode::from(2)

@@ -49,6 +49,23 @@ impl Error {
         Error::Usage(msg.into())
     }
 
+    /// A read error on `input` while it was at line `line`. Damaged
+    /// compressed data is named with the byte of the file and placed in the
+    /// line of the decompressed text (`FILE: compressed data damaged at byte
+    /// N of the file (...)`); other errors read `FILE:LINE: what`.
+    pub fn reading(input: &str, line: u64, source: io::Error) -> Self {
+        match crate::input::Damaged::find(&source) {
+            Some(damage) => Error::Input {
+                input: input.to_string(),
+                source: damage.clone().in_line(line).into_io(),
+            },
+            None => Error::Input {
+                input: format!("{input}:{line}"),
+                source,
+            },
+        }
+    }
+
     /// True when this error is, at its root, a closed output pipe (EPIPE).
     pub fn is_broken_pipe(&self) -> bool {
         match self {

@@ -324,10 +324,7 @@ impl<'c> Scanner<'c> {
                     return Ok(true);
                 }
                 Message::Error { line, source } => {
-                    diag.error(&Error::Input {
-                        input: format!("{name}:{line}"),
-                        source,
-                    });
+                    diag.error(&Error::reading(&name, line, source));
                     self.stats.lines += line - 1;
                     return Ok(true);
                 }
@@ -496,6 +493,10 @@ impl Scanner<'_> {
                         source: e,
                     });
                     break;
+                }
+                Err(e @ SimpleError::BadName { .. }) => {
+                    diag.error(&input_error(e.to_string()));
+                    continue;
                 }
                 Err(e) => {
                     diag.error(&input_error(e.to_string()));

@@ -70,6 +70,17 @@ pub enum SimpleError {
         /// The number the record would have had (1-based).
         record: u64,
     },
+    /// A mapping record names an event with something that is not an
+    /// identifier (`[A-Za-z_][A-Za-z0-9_]*`, as every QEMU event name is):
+    /// the name is never rendered (a newline in it would forge a line of
+    /// the log output) and the id's records are skipped. Reading may go on:
+    /// the record itself was whole.
+    BadName {
+        /// Byte offset of the mapping record.
+        offset: u64,
+        /// The event id it maps.
+        id: u64,
+    },
     /// The bytes make no sense as a record.
     Corrupt {
         /// Byte offset of the record.
@@ -87,6 +98,11 @@ impl std::fmt::Display for SimpleError {
                 f,
                 "the file ends inside record {record} (byte offset {offset}): it was cut short \
                  (QEMU killed?); the records before it were decoded"
+            ),
+            SimpleError::BadName { offset, id } => write!(
+                f,
+                "record at byte {offset}: event name is not an identifier; the records of \
+                 event id {id} are skipped"
             ),
             SimpleError::Corrupt { offset, what } => {
                 write!(f, "byte offset {offset}: {what}; reading stopped here")
@@ -107,7 +123,11 @@ pub struct SimpleReader<R> {
     /// Bytes consumed before `buf[start]`.
     offset: u64,
     records: u64,
+    /// Event names by id; an empty name marks an id whose name was refused
+    /// (see [`SimpleError::BadName`]).
     names: FxHashMap<u64, Box<[u8]>>,
+    /// Event records skipped because their id's name was refused.
+    skipped_bad_names: u64,
     /// The cap of `names` (see [`MAX_EVENT_IDS`]).
     names_limit: Limit,
 }
@@ -134,6 +154,7 @@ impl<R: Read> SimpleReader<R> {
             offset: 0,
             records: 0,
             names: FxHashMap::default(),
+            skipped_bad_names: 0,
             // A malformed QTRACE_MAX_KEYS is reported by the tool before
             // it reads any input; here it means the default.
             names_limit: Limit::new("event ids", MAX_EVENT_IDS)
@@ -182,6 +203,12 @@ impl<R: Read> SimpleReader<R> {
         self.records
     }
 
+    /// Event records skipped because a mapping record gave their id a name
+    /// that is not an identifier (each such mapping was reported).
+    pub fn skipped_bad_names(&self) -> u64 {
+        self.skipped_bad_names
+    }
+
     /// Byte offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -227,6 +254,9 @@ impl<R: Read> SimpleReader<R> {
                         return Err(self.truncated(rec_offset));
                     }
                     let name = &self.buf[self.start + 20..self.start + total];
+                    // A refused name is kept empty: its id's records are skipped.
+                    let bad_name = !is_identifier(name);
+                    let name: &[u8] = if bad_name { &[] } else { name };
                     if let Some(known) = self.names.get_mut(&id) {
                         // A renamed id: its old name's bytes are freed.
                         self.names_limit.release_bytes(known.len());
@@ -247,6 +277,12 @@ impl<R: Read> SimpleReader<R> {
                         self.names.insert(id, name.into());
                     }
                     self.consume(total);
+                    if bad_name {
+                        return Err(SimpleError::BadName {
+                            offset: rec_offset,
+                            id,
+                        });
+                    }
                 }
                 1 => {
                     if !self.ensure(8 + 24)? {
@@ -267,6 +303,12 @@ impl<R: Read> SimpleReader<R> {
                         return Err(self.truncated(rec_offset));
                     }
                     self.records += 1;
+                    if id != DROPPED_ID && self.names.get(&id).is_some_and(|n| n.is_empty()) {
+                        // Named badly: reported at its mapping record.
+                        self.skipped_bad_names += 1;
+                        self.consume(total);
+                        continue;
+                    }
                     let s = self.start;
                     self.consume(total);
                     let args = &self.buf[s + 32..s + total];
@@ -348,6 +390,17 @@ impl<R: Read> SimpleReader<R> {
             }
         }
         Ok(true)
+    }
+}
+
+/// True for a QEMU event name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_identifier(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((first, rest)) => {
+            (first.is_ascii_alphabetic() || *first == b'_')
+                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        }
+        None => false,
     }
 }
 
@@ -522,6 +575,56 @@ mod tests {
                 "stopped tracking new event ids after 2 (3 more seen, first at byte offset {third})"
             ))
         );
+    }
+
+    #[test]
+    fn r20_names_that_are_not_identifiers_are_refused_never_handed_on() {
+        // See: issue 20 (a mapping record's name with a newline forged a log line).
+        let mut file = header();
+        file.extend(mapping(1, "pci_cfg_read"));
+        let bad_at = file.len() as u64;
+        file.extend(mapping(
+            2,
+            "x_y\npci_cfg_read evil 00:00.0 @0x0 -> 0x1af41000",
+        ));
+        file.extend(event(2, 10, &[]));
+        file.extend(event(1, 20, &[]));
+        file.extend(event(2, 30, &[]));
+        let mut r = SimpleReader::new(&file[..]).unwrap();
+        let mut seen = Vec::new();
+        let mut errors = Vec::new();
+        loop {
+            match r.next_record() {
+                Ok(Some(SimpleRecord::Event {
+                    name, timestamp_ns, ..
+                })) => seen.push((name.map(<[u8]>::to_vec), timestamp_ns)),
+                Ok(Some(other)) => panic!("{other:?}"),
+                Ok(None) => break,
+                Err(e @ SimpleError::BadName { .. }) => errors.push(e.to_string()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(seen, [(Some(b"pci_cfg_read".to_vec()), 20)]);
+        assert_eq!(
+            errors,
+            [format!(
+                "record at byte {bad_at}: event name is not an identifier; the records of \
+                 event id 2 are skipped"
+            )]
+        );
+        assert_eq!(r.skipped_bad_names(), 2);
+    }
+
+    #[test]
+    fn identifiers_are_qemus_event_name_syntax() {
+        for good in ["pci_cfg_read", "_x", "a", "ps2_put_keycode2", "Q"] {
+            assert!(is_identifier(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "", "2pci", "pci cfg", "a\nb", "a-b", "a.b", "é", "a\0", "x\r",
+        ] {
+            assert!(!is_identifier(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     #[test]

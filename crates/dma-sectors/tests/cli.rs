@@ -1034,3 +1034,22 @@ fn r20_other_lines_and_damaged_names_are_counted() {
         )
     );
 }
+
+#[test]
+fn r20_an_error_outlives_a_broken_pipe_and_a_closed_stdout_is_an_error() {
+    // See: issue 20 (both exited 0: the error was lost, the output discarded).
+    let big = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+        for i in 0..50_000u64 {
+            writeln!(
+                f,
+                "1@1000.{i:06}:blk_co_preadv blk 0xa1 bs 0xb1 offset {} bytes 4096 flags 0x0",
+                i * 4096
+            )
+            .unwrap();
+        }
+    }
+    TOOL.assert_error_then_broken_pipe_exits_2(&["-o", "jsonl"], big.path());
+    TOOL.assert_closed_stdout_is_an_error(&["-o", "jsonl"], big.path());
+}

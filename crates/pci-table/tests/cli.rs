@@ -863,3 +863,11 @@ pci_cfg_read e1000 00:03.0 @0x8 -> 0x2000003
          for pci_cfg_read)\n"
     );
 }
+
+#[test]
+fn r20_an_error_outlives_a_broken_pipe_and_a_closed_stdout_is_an_error() {
+    // See: issue 20 (both exited 0: the error was lost, the output discarded).
+    let big = big_trace();
+    TOOL.assert_error_then_broken_pipe_exits_2(&["-v"], big.path());
+    TOOL.assert_closed_stdout_is_an_error(&["-v"], big.path());
+}

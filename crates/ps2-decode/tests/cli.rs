@@ -728,3 +728,19 @@ fn r20_other_lines_and_damaged_names_are_counted() {
          for ps2_put_keycode)\n"
     );
 }
+
+#[test]
+fn r20_an_error_outlives_a_broken_pipe_and_a_closed_stdout_is_an_error() {
+    // See: issue 20 (both exited 0: the error was lost, the output discarded).
+    let big = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+        for i in 0..50_000 {
+            writeln!(f, "1@{i}.000001:ps2_put_keycode 0x10 keycode 0x1c").unwrap();
+            writeln!(f, "1@{i}.000002:ps2_put_keycode 0x10 keycode 0xf0").unwrap();
+            writeln!(f, "1@{i}.000003:ps2_put_keycode 0x10 keycode 0x1c").unwrap();
+        }
+    }
+    TOOL.assert_error_then_broken_pipe_exits_2(&["-o", "jsonl"], big.path());
+    TOOL.assert_closed_stdout_is_an_error(&["-o", "jsonl"], big.path());
+}

@@ -104,7 +104,8 @@ pub struct Args {
     #[arg(long)]
     pub relative: bool,
 
-    /// Pass lines that are not trace events through (raw and text output).
+    /// Pass lines that are not trace events through (raw and text output);
+    /// with -c or --stats, count them in a last row named `(other)`.
     #[arg(long)]
     pub keep_other: bool,
 

@@ -32,6 +32,9 @@ type Result<T> = qtrace_core::Result<T>;
 
 /// Columns that are not event arguments.
 const META: &[&str] = &["input", "time", "tid", "event", "line", "message"];
+/// The row of `-c`/`--stats` that counts the lines that are not events,
+/// with `--keep-other`.
+const OTHER_ROW: &[u8] = b"(other)";
 /// Above this many argument columns, a multi-event CSV uses one `fields` column.
 const MAX_UNION_COLUMNS: usize = 64;
 /// Distinct event names remembered by the selection cache, and counted by
@@ -526,7 +529,8 @@ impl<'r> State<'r> {
         let ev = match rec {
             Record::Other(line) => {
                 self.other += 1;
-                if self.args.keep_other {
+                // Counting, --keep-other counts them as one row instead.
+                if self.args.keep_other && !self.args.count && !self.args.stats {
                     if self.args.with_filename {
                         out.write_all(input.as_bytes())?;
                         out.write_all(b":")?;
@@ -1012,6 +1016,16 @@ impl<'r> State<'r> {
             .filter(|(_, st)| st.count > 0)
             .collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        // --keep-other: the lines that are not events, as one last row (no
+        // event name has parentheses).
+        if self.args.keep_other && self.other > 0 {
+            let other = Stat {
+                count: self.other,
+                first: None,
+                last: None,
+            };
+            rows.push((OTHER_ROW, other));
+        }
         let format = match self.args.output {
             OutputKind::Csv => Some(RecordFormat::Csv),
             OutputKind::Tsv => Some(RecordFormat::Tsv),

@@ -686,3 +686,259 @@ fn r20_count_tables_past_the_cap_are_reported() {
     assert!(out.stderr.is_empty());
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn r20_an_error_outlives_a_broken_pipe_and_a_closed_stdout_is_an_error() {
+    // See: issue 20 (both exited 0: the error was lost, the output discarded).
+    let big = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(big.path()).unwrap());
+        for i in 0..50_000 {
+            writeln!(
+                f,
+                "{i}@1795674347.000001:pci_cfg_read mch 00:00.0 @0x0 -> 0x1"
+            )
+            .unwrap();
+        }
+    }
+    for fmt in ["raw", "jsonl"] {
+        TOOL.assert_error_then_broken_pipe_exits_2(&["-o", fmt, "pci_cfg_read"], big.path());
+    }
+    TOOL.assert_closed_stdout_is_an_error(&["pci_cfg_read"], big.path());
+    TOOL.assert_closed_stdout_is_an_error(&["-c", "pci_cfg_read"], big.path());
+}
+
+/// `lines` trace lines with pseudo-random values: they compress evenly, so
+/// a cut at a fraction of the compressed file falls near that fraction of
+/// the text.
+fn r20_trace_text(lines: usize) -> String {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut text = String::new();
+    for i in 0..lines {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        text.push_str(&format!(
+            "{}@1795674347.{:06}:pci_cfg_read dev{} 00:{:02x}.{} @0x{:x} -> 0x{:08x}\n",
+            i % 7,
+            i % 1_000_000,
+            i % 97,
+            i % 32,
+            i % 8,
+            x % 256,
+            x >> 32
+        ));
+    }
+    text
+}
+
+fn r20_gzip(text: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(text).unwrap();
+    e.finish().unwrap()
+}
+
+/// As the zstd tool writes it: with the content checksum.
+fn r20_zstd(text: &[u8]) -> Vec<u8> {
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    e.include_checksum(true).unwrap();
+    e.write_all(text).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn r20_cut_compressed_input_gives_every_line_before_the_cut_then_the_byte() {
+    // See: issue 20 (cut at 10 %, a zstd trace gave 0 of its 25,218 lines).
+    let text = r20_trace_text(60_000);
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, compressed) in [
+        ("zstd", r20_zstd(text.as_bytes())),
+        ("gzip", r20_gzip(text.as_bytes())),
+    ] {
+        for percent in [10, 50] {
+            let cut = compressed.len() * percent / 100;
+            let path = dir.path().join(format!("cut-{percent}.{format}"));
+            std::fs::write(&path, &compressed[..cut]).unwrap();
+            let file = path.to_str().unwrap();
+            let out = cmd().args(["pci_cfg_read", file]).output().unwrap();
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let got = stdout.lines().count();
+            // Every whole line before the cut, as they were.
+            assert_eq!(stdout, lines[..got].concat(), "{format} {percent}%");
+            let expected = lines.len() * percent / 100;
+            assert!(
+                got + 4_000 > expected,
+                "{format} {percent}%: {got} of about {expected} lines"
+            );
+            let (unit, what) = if format == "zstd" {
+                ("frame", "the file ends inside the frame (cut short?)")
+            } else {
+                ("member", "the file ends inside the member (cut short?)")
+            };
+            assert_eq!(
+                String::from_utf8(out.stderr).unwrap(),
+                format!(
+                    "qtrace-filter: {file}: compressed data damaged at byte {cut} of the file \
+                     ({format} {unit} starting at byte 0, in line {} of the decompressed text): \
+                     {what}\n",
+                    got + 1
+                )
+            );
+            assert_eq!(out.status.code(), Some(2));
+        }
+    }
+}
+
+#[test]
+fn r20_a_flipped_compressed_byte_gives_the_lines_before_it_then_an_error() {
+    // See: issue 20 (one flipped byte: 0 lines where zstd -dc gave 3,612).
+    let text = r20_trace_text(60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut z = r20_zstd(text.as_bytes());
+    let at = z.len() / 2;
+    z[at] ^= 0x40;
+    let path = dir.path().join("flipped.zst");
+    std::fs::write(&path, &z).unwrap();
+    let out = cmd()
+        .args(["pci_cfg_read", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let good = stdout
+        .split_inclusive('\n')
+        .zip(text.split_inclusive('\n'))
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(good > 20_000, "{good} good lines");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "qtrace-filter: {}: compressed data damaged at byte ",
+            path.display()
+        )) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A binary simple trace: header, then `records`.
+fn r20_simple_trace(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = u64::MAX.to_le_bytes().to_vec();
+    v.extend(0xf2b1_77cb_0aa4_29b4u64.to_le_bytes());
+    v.extend(4u64.to_le_bytes());
+    for r in records {
+        v.extend(r);
+    }
+    v
+}
+
+fn r20_mapping(id: u64, name: &[u8]) -> Vec<u8> {
+    let mut v = 0u64.to_le_bytes().to_vec();
+    v.extend(id.to_le_bytes());
+    v.extend((name.len() as u32).to_le_bytes());
+    v.extend(name);
+    v
+}
+
+/// A `pci_cfg_read(dev, bus, slot, func, offs, val)` record.
+fn r20_pci_cfg_read(id: u64, ts: u64, dev: &str, words: [u64; 5]) -> Vec<u8> {
+    let mut args = (dev.len() as u32).to_le_bytes().to_vec();
+    args.extend(dev.as_bytes());
+    for w in words {
+        args.extend(w.to_le_bytes());
+    }
+    let mut v = 1u64.to_le_bytes().to_vec();
+    v.extend(id.to_le_bytes());
+    v.extend(ts.to_le_bytes());
+    v.extend((24 + args.len() as u32).to_le_bytes());
+    v.extend(4242u32.to_le_bytes());
+    v.extend(args);
+    v
+}
+
+#[test]
+fn r20_simple_trace_event_names_must_be_identifiers() {
+    // See: issue 20 (a mapping record's name forged a line of the raw output).
+    let good = r20_mapping(1, b"pci_cfg_read");
+    let bad_at = 24 + good.len();
+    let file = r20_simple_trace(&[
+        good,
+        r20_mapping(2, b"x_y\npci_cfg_read evil 00:00.0 @0x0 -> 0x1af41000"),
+        r20_pci_cfg_read(2, 1_000, "e1000", [0, 3, 0, 0, 0x100e_8086]),
+        r20_pci_cfg_read(1, 2_000, "e1000", [0, 3, 0, 0, 0x100e_8086]),
+        r20_pci_cfg_read(2, 3_000, "e1000", [0, 3, 0, 0, 0x100e_8086]),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace-1234");
+    std::fs::write(&path, file).unwrap();
+    let out = cmd()
+        .args(["--no-installed-catalog", "*", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pci_cfg_read e1000 00:03.0 @0x0 -> 0x100e8086\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "qtrace-filter: {}: record at byte {bad_at}: event name is not an identifier; \
+             the records of event id 2 are skipped\n",
+            path.display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn r20_keep_other_with_counts_counts_the_other_lines_in_a_last_row() {
+    // See: issue 20 (-c --keep-other printed the raw lines into the table).
+    let log = "\
+pci_cfg_read a 00:00.0 @0x0 -> 0x1
+Could not open option rom 'kvmvapic.bin'
+ps2_put_keycode 0x1 keycode 0x1c
+ps2_put_keycode 0x1 keycode 0x1c
+ps2_put_keycode 0x1 keycode 0x1c
+hello
+pci_cfg_read a 00:00.0 @0x4 -> 0x2
+";
+    assert_eq!(
+        run(&["-c", "--keep-other", "*"], log),
+        (
+            0,
+            "       3 ps2_put_keycode\n       2 pci_cfg_read\n       2 (other)\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, err) = run(&["--stats", "--keep-other", "pci_*"], log);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .collect::<Vec<_>>(),
+        [
+            vec!["event", "count", "first", "last", "rate/s"],
+            vec!["pci_cfg_read", "2", "-", "-", "-"],
+            vec!["(other)", "2", "-", "-", "-"],
+        ]
+    );
+    // Without --keep-other the table has events only, and stderr says why.
+    let (code, out, err) = run(&["-c", "*"], log);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            0,
+            "       3 ps2_put_keycode\n       2 pci_cfg_read\n",
+            "qtrace-filter: 2 line(s) were not trace events and were skipped (--keep-other passes them through)\n"
+        )
+    );
+    // Structured output has no place for other lines.
+    let (code, out, err) = run(&["-c", "-o", "csv", "--keep-other", "*"], log);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("--keep-other works with raw and text output only"),
+        "{err}"
+    );
+}

@@ -2,7 +2,8 @@
 //! (`crates/*/tests/cli.rs`) share. A [`Tool`] runs a tool binary with no
 //! user catalog from the environment, and holds the checks every Unix
 //! filter here must pass the same way: a quiet success when the reader of
-//! its output goes away, output that arrives line by line with
+//! its output goes away (but an exit status of 2 when an error came
+//! first), an error when its stdout is closed, output that arrives line by line with
 //! `--line-buffered` while the input is still open, and `--help`,
 //! `--version` and `--generate` that work.
 
@@ -89,6 +90,83 @@ impl Tool {
             "{} {args:?}: {}",
             self.name,
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Checks that an error reported before the reader of the output goes
+    /// away still makes the exit status 2, as grep's does: the tool runs
+    /// with `args`, a file that does not exist, then `input` (whose output
+    /// must be far bigger than a pipe buffer), and its reader leaves after
+    /// the first 100 bytes. Its stderr names the missing file and nothing
+    /// else: the broken pipe itself stays quiet.
+    pub fn assert_error_then_broken_pipe_exits_2(&self, args: &[&str], input: &Path) {
+        let missing = "no-such-trace.log";
+        let mut child = self
+            .spawnable()
+            .args(args)
+            .arg(missing)
+            .arg(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{} {args:?}: {stderr}",
+            self.name
+        );
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [format!(
+                "{}: {missing}: No such file or directory (os error 2)",
+                self.name
+            )],
+            "{} {args:?}",
+            self.name
+        );
+    }
+
+    /// Checks that with its stdout closed (`tool >&-`) the tool, run with
+    /// `args` on `input` (which must give some output), fails as `cat`
+    /// does: exit status 2 and `TOOL: error writing output: Bad file
+    /// descriptor` on stderr, instead of discarding its output.
+    pub fn assert_closed_stdout_is_an_error(&self, args: &[&str], input: &Path) {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("\"$@\" >&-")
+            .arg("sh")
+            .arg(self.bin)
+            .args(self.args)
+            .args(args)
+            .arg(input)
+            .env_remove("QTRACE_TRACE_EVENTS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{} {args:?} >&-: {stderr}",
+            self.name
+        );
+        assert!(
+            stderr.contains(&format!(
+                "{}: error writing output: Bad file descriptor",
+                self.name
+            )),
+            "{} {args:?} >&-: {stderr}",
+            self.name
         );
     }
 
