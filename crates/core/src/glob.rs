@@ -85,6 +85,11 @@ impl Selection {
         &self.include
     }
 
+    /// The exclusion patterns (without their `-`).
+    pub fn excludes(&self) -> &[Vec<u8>] {
+        &self.exclude
+    }
+
     /// A byte string that every line of a selected event contains, if the
     /// selection has exactly one inclusion pattern: its longest literal run,
     /// with the space that follows the name when the pattern ends literally.

@@ -54,6 +54,7 @@ pub mod prefetch;
 pub mod recognize;
 pub mod scan;
 pub mod simple;
+pub mod suggest;
 mod swar;
 pub mod value;
 pub mod write;
