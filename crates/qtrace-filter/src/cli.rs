@@ -16,9 +16,18 @@ Examples:
       how many of each event (inputs may be gzip or zstd)
   qtrace-filter -e 'pci_*' -e -pci_nvme_* --stats trace.log
   qtrace-filter -w 'dev==e1000' -w 'offs<0x40' -f time,offs,val pci_cfg_read trace.log
+      the named fields as text (-f implies -o text; add -o csv for CSV)
+  qtrace-filter -B 5 -m 1 'pci_nvme_err_*' trace.log
+      the five lines before the first NVMe error, as grep -B 5 -m 1 shows them
+  qtrace-filter -o csv --no-header -f dev,offs pci_cfg_read trace.log | sort | uniq -c
   qemu-system-x86_64 -d trace:'pci_*' ... 2>&1 | qtrace-filter --line-buffered -o csv pci_cfg_read
+  tail -n +1 -f trace.log | qtrace-filter --line-buffered pci_cfg_read
+      a log QEMU is still writing, from its first line
   qtrace-filter --normalize dma_blk_io run1.log > a; qtrace-filter --normalize dma_blk_io run2.log > b; diff a b
   qtrace-filter --list 'ps2_*'; qtrace-filter --explain pci_cfg_read
+
+When nothing is selected, a line on stderr says why: a pattern that names no
+known event (with the nearest names), or which events the input holds.
 
 Exit status: 0 if an event was selected, 1 if none was, 2 if an error occurred.";
 
@@ -48,11 +57,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub events_file: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputKind::Raw)]
-    pub output: OutputKind,
+    /// Output format [default: raw; text with -f].
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputKind>,
 
-    /// Columns to print (comma-separated): time, tid, event, input, line, message, or argument names.
+    /// Columns to print (comma-separated): time, tid, event, input, line,
+    /// message, context, or argument names. Implies -o text unless -o says
+    /// csv, tsv or jsonl.
     #[arg(
         short = 'f',
         long = "fields",
@@ -74,6 +85,32 @@ pub struct Args {
     /// Select the events that do NOT match.
     #[arg(short = 'v', long)]
     pub invert: bool,
+
+    /// Stop reading an input after NUM selected events (as grep -m); with -c
+    /// or --stats, count at most NUM per input. After-context is still printed.
+    #[arg(short = 'm', long = "max-count", value_name = "NUM")]
+    pub max_count: Option<u64>,
+
+    /// Print NUM input lines after each selected event (grep's context: every
+    /// line in raw and text output, the neighbouring events in csv, tsv and
+    /// jsonl, marked as context; `--` between groups in raw and text output).
+    #[arg(short = 'A', long = "after-context", value_name = "NUM")]
+    pub after_context: Option<usize>,
+
+    /// Print NUM input lines before each selected event (see -A); at most NUM
+    /// lines are held in memory.
+    #[arg(short = 'B', long = "before-context", value_name = "NUM")]
+    pub before_context: Option<usize>,
+
+    /// Print NUM input lines before and after each selected event (-A and -B
+    /// take precedence).
+    #[arg(short = 'C', long = "context", value_name = "NUM")]
+    pub context: Option<usize>,
+
+    /// No header row in -o csv and -o tsv (for `sort | uniq -c`), with -c and
+    /// --stats too.
+    #[arg(long)]
+    pub no_header: bool,
 
     /// Print how many of each selected event there were, most frequent first.
     #[arg(short = 'c', long)]
@@ -133,6 +170,30 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
+impl Args {
+    /// The output format: `-o`, or text when `-f` names fields, else raw.
+    pub fn output_kind(&self) -> OutputKind {
+        match self.output {
+            Some(o) => o,
+            None if !self.fields.is_empty() => OutputKind::Text,
+            None => OutputKind::Raw,
+        }
+    }
+
+    /// Lines of context before and after each selected event (`-B`, `-A`,
+    /// `-C`); none when counting.
+    pub fn context_lines(&self) -> (usize, usize) {
+        if self.count || self.stats {
+            return (0, 0);
+        }
+        let c = self.context.unwrap_or(0);
+        (
+            self.before_context.unwrap_or(c),
+            self.after_context.unwrap_or(c),
+        )
+    }
+}
+
 impl ToolArgs for Args {
     fn common(&self) -> &CommonArgs {
         &self.common
@@ -178,5 +239,26 @@ mod tests {
     #[test]
     fn verify_cli() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn fields_imply_text_and_context_follows_grep() {
+        let parse = |a: &[&str]| Args::try_parse_from(a).unwrap();
+        assert_eq!(parse(&["q", "x"]).output_kind(), OutputKind::Raw);
+        assert_eq!(
+            parse(&["q", "-f", "time", "x"]).output_kind(),
+            OutputKind::Text
+        );
+        assert_eq!(
+            parse(&["q", "-f", "time", "-o", "csv", "x"]).output_kind(),
+            OutputKind::Csv
+        );
+        assert_eq!(parse(&["q", "-C", "2", "x"]).context_lines(), (2, 2));
+        assert_eq!(
+            parse(&["q", "-C", "2", "-A", "1", "x"]).context_lines(),
+            (2, 1)
+        );
+        assert_eq!(parse(&["q", "-B", "3", "x"]).context_lines(), (3, 0));
+        assert_eq!(parse(&["q", "-c", "-B", "3", "x"]).context_lines(), (0, 0));
     }
 }

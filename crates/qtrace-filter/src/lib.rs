@@ -7,8 +7,10 @@
 
 pub mod cli;
 pub mod expr;
+mod why_nothing;
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::rc::Rc;
 
@@ -18,8 +20,9 @@ use qtrace_core::cli::{Env, Status};
 use qtrace_core::format::Slot;
 use qtrace_core::glob::{Selection, glob_match};
 use qtrace_core::limits::Limit;
-use qtrace_core::recognize::PrefixKind;
-use qtrace_core::scan::{Event, Record, ScanOptions, Scanner};
+use qtrace_core::lines::Line;
+use qtrace_core::recognize::{Prefix, PrefixKind};
+use qtrace_core::scan::{Event, InputInfo, Record, ScanOptions, Scanner};
 use qtrace_core::value::{Kind, Radix, Value};
 use qtrace_core::write::{Cell, RecordFormat, RecordWriter, push_seconds, unique_columns};
 use rustc_hash::FxHashMap;
@@ -102,6 +105,8 @@ enum Src {
     Field(usize),
     AllFields,
     Unmatched,
+    /// Whether the record is context (-A/-B/-C).
+    Context,
     Absent,
 }
 
@@ -133,6 +138,7 @@ impl Plan {
                     "message" => Src::Message,
                     "\0fields" => Src::AllFields,
                     "\0unmatched" => Src::Absent,
+                    "\0context" => Src::Context,
                     name => {
                         let name = name.strip_prefix("\0arg:").unwrap_or(name);
                         fields
@@ -250,7 +256,15 @@ struct Config {
     conds: Vec<Cond>,
     since: Option<TimeBound>,
     until: Option<TimeBound>,
+    /// Some event must be decoded (for conditions or output).
     needs_decode: bool,
+    /// Printed events are decoded (structured output, --normalize).
+    decode_printed: bool,
+    /// The output format (`-f` implies text).
+    output: OutputKind,
+    /// Lines of context before and after each selected event.
+    before: usize,
+    after: usize,
 }
 
 fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
@@ -296,9 +310,10 @@ fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
         .as_deref()
         .map(|s| parse_time_bound("--until", s))
         .transpose()?;
+    let output = args.output_kind();
     if args.keep_other
         && matches!(
-            args.output,
+            output,
             OutputKind::Csv | OutputKind::Tsv | OutputKind::Jsonl
         )
     {
@@ -306,15 +321,31 @@ fn resolve(args: &Args, files: &mut Vec<std::ffi::OsString>) -> Result<Config> {
             "--keep-other works with raw and text output only",
         ));
     }
+    if !args.fields.is_empty()
+        && !args.count
+        && !args.stats
+        && matches!(output, OutputKind::Raw | OutputKind::Log)
+    {
+        return Err(Error::usage(
+            "-f picks the columns of text, csv, tsv or jsonl output; raw and log output \
+             print whole lines (leave out -o, or give -o text|csv|tsv|jsonl)",
+        ));
+    }
     let structured =
-        !matches!(args.output, OutputKind::Raw | OutputKind::Log) && !args.count && !args.stats;
-    let needs_decode = !conds.is_empty() || structured || args.normalize;
+        !matches!(output, OutputKind::Raw | OutputKind::Log) && !args.count && !args.stats;
+    let decode_printed = structured || args.normalize;
+    let needs_decode = !conds.is_empty() || decode_printed;
+    let (before, after) = args.context_lines();
     Ok(Config {
         selection,
         conds,
         since,
         until,
         needs_decode,
+        decode_printed,
+        output,
+        before,
+        after,
     })
 }
 
@@ -358,7 +389,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     } else {
         known_fields(&catalog, &cfg.selection)
     };
-    let unknown_field = |f: &str| !META.contains(&f) && !known.iter().any(|k| k == f);
+    let context_marker = |f: &str| f == "context" && (cfg.before > 0 || cfg.after > 0);
+    let unknown_field =
+        |f: &str| !META.contains(&f) && !context_marker(f) && !known.iter().any(|k| k == f);
     for name in cfg
         .conds
         .iter()
@@ -368,6 +401,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
         if unknown_field(name) {
             catalog.report_warnings(env.diag);
             let mut avail: Vec<&str> = META.to_vec();
+            if cfg.before > 0 || cfg.after > 0 {
+                avail.push("context");
+            }
             avail.extend(known.iter().map(String::as_str));
             return Err(Error::usage(format!(
                 "unknown field '{name}'; the selected events have: {}",
@@ -378,17 +414,20 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
 
     let mut opts: ScanOptions = args.input.scan_options();
     let needs_first_time = cfg.since.is_some() || cfg.until.is_some() || args.relative;
-    if !args.invert && !args.keep_other && !needs_first_time {
+    let context = cfg.before > 0 || cfg.after > 0;
+    // Context needs every line; the others are skipped unexamined.
+    if !args.invert && !args.keep_other && !needs_first_time && !context {
         opts.prefilter = cfg.selection.required_literal();
     }
     opts.names_only = (args.count || args.stats) && cfg.conds.is_empty();
     // Line numbers show in decoded output (the `line` field, conditions,
-    // the first line whose arguments did not decode) and in the error about
-    // a line without a time; raw lines need none, and the lines skipped by
-    // the prefilter then go uncounted.
+    // the first line whose arguments did not decode), in the error about
+    // a line without a time, and decide where context groups are apart;
+    // raw lines need none, and the lines skipped by the prefilter then go
+    // uncounted.
     // Counting names needs them for the first place a name past the cap
     // was seen.
-    opts.line_numbers = cfg.needs_decode || needs_first_time || args.count || args.stats;
+    opts.line_numbers = cfg.needs_decode || needs_first_time || args.count || args.stats || context;
     let mut scanner = Scanner::new(&catalog, opts);
 
     let names_limit =
@@ -396,17 +435,28 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     let mut state = State::new(args, &cfg, &catalog, env.line_buffered, names_limit);
     let diag = &mut *env.diag;
     let mut fatal: Option<Error> = None;
-    scanner.scan_all(&inputs, diag, |info, rec| {
-        match state.record(info.name, rec, out) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_broken_pipe() => Err(e),
-            Err(e @ Error::Usage(_)) => {
-                fatal = Some(e);
-                Ok(false)
-            }
-            Err(e) => Err(e),
+    // -m 0 reads nothing, as grep's does.
+    let reads = args.max_count != Some(0);
+    for (index, input) in inputs.iter().enumerate().filter(|_| reads) {
+        // Each input is read until -m says it has given enough.
+        scanner.scan_one(
+            input,
+            index,
+            diag,
+            &mut |info: InputInfo<'_>, rec: Record<'_>| match state.record(info, rec, out) {
+                Ok(flow) => Ok(flow),
+                Err(e) if e.is_broken_pipe() => Err(e),
+                Err(e @ Error::Usage(_)) => {
+                    fatal = Some(e);
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+        )?;
+        if fatal.is_some() {
+            break;
         }
-    })?;
+    }
     if let Some(e) = fatal {
         return Err(e);
     }
@@ -417,6 +467,9 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     // Names past the cap are only a cost to the cache, except when counted.
     if args.count || args.stats {
         state.names_limit.report(env.diag);
+    }
+    if state.undescribed > 0 {
+        env.diag.warn(undescribed_warning(&state, &catalog, args));
     }
     if state.unmatched > 0 {
         env.diag.warn(format!(
@@ -432,7 +485,65 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
             state.other
         ));
     }
+    if reads && env.diag.errors() == 0 {
+        let found = state.selected > 0;
+        let why = why_nothing::Run {
+            args,
+            selection: &cfg.selection,
+            catalog: &catalog,
+            inputs: &inputs,
+            lines: scanner.stats.lines,
+            events: scanner.stats.events,
+            name_matched: state.name_matched,
+            // The names a complete scan saw (the prefilter skips only
+            // lines no pattern can match).
+            seen: (!state.stopped_early && state.names_limit.refused() == 0)
+                .then(|| state.name_cache.keys().map(|k| &k[..]).collect()),
+        };
+        for line in why.explain(found) {
+            env.diag.note(line);
+        }
+    }
     Ok(Status::from_found(state.selected > 0))
+}
+
+/// The warning about selected events no catalog in use describes: their
+/// fields are empty, and this is how to get QEMU's catalog.
+fn undescribed_warning(state: &State<'_>, catalog: &Catalog, args: &Args) -> String {
+    use qtrace_core::catalog::{CATALOG_ENV, INSTALLED_CATALOGS};
+    let installed = INSTALLED_CATALOGS
+        .iter()
+        .find(|p| std::path::Path::new(p).is_file());
+    let in_use: Vec<&str> = catalog
+        .sources()
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != "<built-in>")
+        .collect();
+    let head = format!(
+        "{} selected event(s) have no format in the catalogs in use (first: {}); their fields are \
+         empty (-o jsonl keeps their message)",
+        state.undescribed,
+        state.first_undescribed.as_deref().unwrap_or("?")
+    );
+    let how = match (in_use.is_empty(), installed) {
+        (true, Some(p)) if args.input.no_installed_catalog => format!(
+            "only the built-in specs were used: leave out --no-installed-catalog to use {p}, or \
+             give QEMU's trace-events-all with --trace-events FILE or ${CATALOG_ENV}"
+        ),
+        (true, _) => format!(
+            "only the built-in specs were used, and no QEMU catalog is installed: give QEMU's \
+             trace-events-all with --trace-events FILE or ${CATALOG_ENV}, or install Debian's \
+             qemu-system-common ({})",
+            INSTALLED_CATALOGS[0]
+        ),
+        (false, _) => format!(
+            "the catalogs in use ({}) do not declare them: give the trace-events-all of the QEMU \
+             that wrote the trace with --trace-events FILE or ${CATALOG_ENV}",
+            in_use.join(", ")
+        ),
+    };
+    format!("{head};\n  {how}")
 }
 
 /// The per-run state of the main loop.
@@ -447,9 +558,15 @@ struct State<'r> {
     first_time: Option<i64>,
     first_seen: bool,
     selected: u64,
+    /// Events whose name the selection matched (before -v, -w and the time
+    /// window), for the sentence that says why nothing was selected.
+    name_matched: u64,
     other: u64,
     unmatched: u64,
     first_unmatched: Option<String>,
+    /// Selected events that no catalog in use declares.
+    undescribed: u64,
+    first_undescribed: Option<String>,
     counts: Vec<(Box<[u8]>, Stat)>,
     /// The cap of `name_cache` and `counts`.
     names_limit: Limit,
@@ -463,6 +580,106 @@ struct State<'r> {
     norm: Normalizer,
     buf: Vec<u8>,
     fields_buf: Vec<u8>,
+    /// The input being read (its index), and how many events of it were
+    /// selected, for -m.
+    input_index: usize,
+    selected_here: u64,
+    /// -m was reached in this input: only after-context is left to print.
+    max_reached: bool,
+    /// Some input was not read to its end (-m).
+    stopped_early: bool,
+    /// The lines held for -B (at most `cfg.before`), oldest first, and
+    /// spare buffers for them.
+    held: VecDeque<Held>,
+    spare: Vec<Held>,
+    /// Lines of after-context still to print.
+    after_left: usize,
+    /// The last line printed (input index, line number), for `--` between
+    /// context groups.
+    last_printed: Option<(usize, u64)>,
+    /// Slots for decoding context events.
+    context_scratch: Vec<Slot>,
+}
+
+/// A line held for -B: its bytes copied (one buffer, reused), and for an
+/// event, where its parts are in them.
+#[derive(Debug, Default)]
+struct Held {
+    number: u64,
+    /// The full line, the line without its terminator, then for an event
+    /// its time, name and message.
+    bytes: Vec<u8>,
+    full_len: usize,
+    line_len: usize,
+    event: Option<HeldEvent>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HeldEvent {
+    kind: PrefixKind,
+    tid: Option<u64>,
+    time_len: Option<usize>,
+    name_len: usize,
+}
+
+impl Held {
+    fn fill(&mut self, rec: &Record<'_>) {
+        let line = rec.line();
+        self.number = line.number;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(line.full);
+        self.bytes.extend_from_slice(line.bytes);
+        self.full_len = line.full.len();
+        self.line_len = line.bytes.len();
+        self.event = match rec {
+            Record::Other(_) => None,
+            Record::Event(ev) => {
+                if let Some(t) = ev.prefix.time {
+                    self.bytes.extend_from_slice(t);
+                }
+                self.bytes.extend_from_slice(ev.name);
+                self.bytes.extend_from_slice(ev.message);
+                Some(HeldEvent {
+                    kind: ev.prefix.kind,
+                    tid: ev.prefix.tid,
+                    time_len: ev.prefix.time.map(<[u8]>::len),
+                    name_len: ev.name.len(),
+                })
+            }
+        };
+    }
+
+    fn record(&self) -> Record<'_> {
+        let (full, rest) = self.bytes.split_at(self.full_len);
+        let (bytes, rest) = rest.split_at(self.line_len);
+        let line = Line {
+            number: self.number,
+            bytes,
+            full,
+        };
+        let Some(h) = self.event else {
+            return Record::Other(line);
+        };
+        let (time, rest) = match h.time_len {
+            Some(n) => {
+                let (t, rest) = rest.split_at(n);
+                (Some(t), rest)
+            }
+            None => (None, rest),
+        };
+        let (name, message) = rest.split_at(h.name_len);
+        Record::Event(Event {
+            line,
+            prefix: Prefix {
+                kind: h.kind,
+                tid: h.tid,
+                time,
+            },
+            name,
+            message,
+            pre: None,
+        })
+    }
 }
 
 impl<'r> State<'r> {
@@ -483,9 +700,12 @@ impl<'r> State<'r> {
             first_time: None,
             first_seen: false,
             selected: 0,
+            name_matched: 0,
             other: 0,
             unmatched: 0,
             first_unmatched: None,
+            undescribed: 0,
+            first_undescribed: None,
             counts: Vec::new(),
             names_limit,
             current_slot: None,
@@ -497,7 +717,21 @@ impl<'r> State<'r> {
             norm: Normalizer::new(),
             buf: Vec::with_capacity(4096),
             fields_buf: Vec::new(),
+            input_index: 0,
+            selected_here: 0,
+            max_reached: false,
+            stopped_early: false,
+            held: VecDeque::new(),
+            spare: Vec::new(),
+            after_left: 0,
+            last_printed: None,
+            context_scratch: Vec::new(),
         }
+    }
+
+    /// Context lines are asked for.
+    fn has_context(&self) -> bool {
+        self.cfg.before > 0 || self.cfg.after > 0
     }
 
     /// Whether the event `name` (at `input:line`) is selected; caches the
@@ -525,22 +759,43 @@ impl<'r> State<'r> {
         s
     }
 
-    fn record<W: Write>(&mut self, input: &str, rec: Record<'_>, out: &mut W) -> Result<()> {
+    /// Handles one record; `false` when this input has given enough (-m).
+    fn record<W: Write>(
+        &mut self,
+        info: InputInfo<'_>,
+        rec: Record<'_>,
+        out: &mut W,
+    ) -> Result<bool> {
+        let input = info.name;
+        if info.index != self.input_index {
+            // Context and -m do not reach across inputs.
+            self.input_index = info.index;
+            self.selected_here = 0;
+            self.max_reached = false;
+            self.after_left = 0;
+            self.spare.extend(self.held.drain(..));
+        }
+        if self.max_reached {
+            // Only the after-context of the last selected event is left.
+            if let Record::Other(_) = rec {
+                self.other += 1;
+            }
+            return self.context_line(input, rec, out);
+        }
         let ev = match rec {
             Record::Other(line) => {
                 self.other += 1;
                 // Counting, --keep-other counts them as one row instead.
                 if self.args.keep_other && !self.args.count && !self.args.stats {
-                    if self.args.with_filename {
-                        out.write_all(input.as_bytes())?;
-                        out.write_all(b":")?;
-                    }
-                    write_line(out, line.full)?;
-                    if self.line_buffered {
-                        out.flush()?;
-                    }
+                    self.write_other(input, line, out)?;
+                    self.after_left = self.after_left.saturating_sub(1);
+                    self.spare.extend(self.held.drain(..));
+                    return Ok(true);
                 }
-                return Ok(());
+                if self.has_context() {
+                    return self.context_line(input, rec, out);
+                }
+                return Ok(true);
             }
             Record::Event(ev) => ev,
         };
@@ -560,8 +815,9 @@ impl<'r> State<'r> {
         } else {
             self.name_selected(ev.name, input, ev.line.number)
         };
+        self.name_matched += u64::from(keep);
         if !keep && !self.args.invert {
-            return Ok(());
+            return self.context_line(input, rec, out);
         }
         // Time window (applies whether or not -v is given).
         if self.cfg.since.is_some() || self.cfg.until.is_some() {
@@ -592,17 +848,22 @@ impl<'r> State<'r> {
             if self.cfg.since.is_some_and(|b| !within(b, true))
                 || self.cfg.until.is_some_and(|b| !within(b, false))
             {
-                return Ok(());
+                return self.context_line(input, rec, out);
             }
         }
         let catalog = self.catalog;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let fields = if self.cfg.needs_decode && (keep || !self.cfg.conds.is_empty()) {
+        // Decoded: for the conditions of an event the name keeps, and every
+        // event that may be printed decoded (with -v, those the name leaves
+        // out too).
+        let has_conds = !self.cfg.conds.is_empty();
+        let decoded = (keep && has_conds) || self.cfg.decode_printed;
+        let fields = if decoded {
             catalog.decode(ev.name, ev.message, &mut scratch)
         } else {
             None
         };
-        if keep && !self.cfg.conds.is_empty() {
+        if keep && has_conds {
             keep = self
                 .cfg
                 .conds
@@ -611,18 +872,180 @@ impl<'r> State<'r> {
         }
         if keep == self.args.invert {
             self.scratch = scratch;
-            return Ok(());
+            return self.context_line(input, rec, out);
         }
         self.selected += 1;
-        if self.cfg.needs_decode && fields.is_none() {
-            self.unmatched += 1;
-            if self.first_unmatched.is_none() {
-                self.first_unmatched = Some(format!("{input}:{}", ev.line.number));
+        self.selected_here += 1;
+        if decoded && fields.is_none() {
+            let first = if catalog.knows(ev.name) {
+                self.unmatched += 1;
+                &mut self.first_unmatched
+            } else {
+                self.undescribed += 1;
+                &mut self.first_undescribed
+            };
+            if first.is_none() {
+                *first = Some(format!(
+                    "{input}:{} {}",
+                    ev.line.number,
+                    String::from_utf8_lossy(ev.name)
+                ));
             }
         }
-        let r = self.emit(input, &ev, t, fields.as_ref(), out);
+        let r = self
+            .print_held(input, out)
+            .and_then(|()| self.emit(input, &ev, t, fields.as_ref(), false, out));
         self.scratch = scratch;
+        r?;
+        self.after_left = self.cfg.after;
+        if self.args.max_count.is_some_and(|m| self.selected_here >= m) {
+            self.max_reached = true;
+            if self.after_left == 0 {
+                self.stopped_early = true;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A line that was not selected: after-context to print, or held for
+    /// -B. `false` once the after-context of -m's last event is printed.
+    fn context_line<W: Write>(
+        &mut self,
+        input: &str,
+        rec: Record<'_>,
+        out: &mut W,
+    ) -> Result<bool> {
+        if !self.has_context() {
+            return Ok(true);
+        }
+        let structured = !matches!(
+            self.cfg.output,
+            OutputKind::Raw | OutputKind::Log | OutputKind::Text
+        );
+        // CSV, TSV and JSON Lines have no place for lines that are not events.
+        if structured && matches!(rec, Record::Other(_)) {
+            return Ok(true);
+        }
+        if self.after_left > 0 {
+            self.after_left -= 1;
+            self.print_context(input, rec, out)?;
+            if self.max_reached && self.after_left == 0 {
+                self.stopped_early = true;
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        if self.max_reached {
+            self.stopped_early = true;
+            return Ok(false);
+        }
+        if self.cfg.before > 0 {
+            let mut h = if self.held.len() >= self.cfg.before {
+                self.held.pop_front().unwrap_or_default()
+            } else {
+                self.spare.pop().unwrap_or_default()
+            };
+            h.fill(&rec);
+            self.held.push_back(h);
+        }
+        Ok(true)
+    }
+
+    /// Prints the lines held for -B, oldest first, and forgets them.
+    fn print_held<W: Write>(&mut self, input: &str, out: &mut W) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.held);
+        let mut r = Ok(());
+        for h in &held {
+            r = self.print_context(input, h.record(), out);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.held = held;
+        self.spare.extend(self.held.drain(..));
         r
+    }
+
+    /// Prints a context line in the output's own format.
+    fn print_context<W: Write>(&mut self, input: &str, rec: Record<'_>, out: &mut W) -> Result<()> {
+        match rec {
+            Record::Other(line) => self.write_other(input, line, out),
+            Record::Event(ev) => {
+                let t = if self.needs_time {
+                    ev.prefix.time_nanos()
+                } else {
+                    None
+                };
+                let mut scratch = std::mem::take(&mut self.context_scratch);
+                let fields = if self.cfg.decode_printed {
+                    self.catalog.decode(ev.name, ev.message, &mut scratch)
+                } else {
+                    None
+                };
+                let r = self.emit(input, &ev, t, fields.as_ref(), true, out);
+                self.context_scratch = scratch;
+                r
+            }
+        }
+    }
+
+    /// Prints a line that is not an event as it is (raw and text output):
+    /// through the spool in text output, so it keeps its place among the
+    /// records.
+    fn write_other<W: Write>(&mut self, input: &str, line: Line<'_>, out: &mut W) -> Result<()> {
+        self.separate(out, line.number)?;
+        if self.cfg.output == OutputKind::Text {
+            {
+                let mut b = self.spool.0.borrow_mut();
+                if self.args.with_filename {
+                    b.extend_from_slice(input.as_bytes());
+                    b.push(b':');
+                }
+                b.extend_from_slice(line.full);
+                if !line.full.ends_with(b"\n") {
+                    b.push(b'\n');
+                }
+            }
+            return self.spool.drain_to(out, self.line_buffered);
+        }
+        if self.args.with_filename {
+            out.write_all(input.as_bytes())?;
+            out.write_all(b":")?;
+        }
+        write_line(out, line.full)?;
+        if self.line_buffered {
+            out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// With context, `--` before a line that does not follow the last one
+    /// printed (raw and text output, as grep does).
+    fn separate<W: Write>(&mut self, out: &mut W, number: u64) -> Result<()> {
+        let here = (self.input_index, number);
+        let last = self.last_printed.replace(here);
+        if !self.has_context()
+            || !matches!(
+                self.cfg.output,
+                OutputKind::Raw | OutputKind::Log | OutputKind::Text
+            )
+        {
+            return Ok(());
+        }
+        if let Some((i, n)) = last
+            && (i != here.0 || n + 1 != number)
+        {
+            if self.cfg.output == OutputKind::Text {
+                self.spool.0.borrow_mut().extend_from_slice(b"--\n");
+            } else {
+                out.write_all(b"--\n")?;
+            }
+        }
+        Ok(())
     }
 
     fn emit<W: Write>(
@@ -631,6 +1054,7 @@ impl<'r> State<'r> {
         ev: &Event<'_>,
         t: Option<i64>,
         fields: Option<&Fields<'_>>,
+        context: bool,
         out: &mut W,
     ) -> Result<()> {
         if self.args.count || self.args.stats {
@@ -646,8 +1070,9 @@ impl<'r> State<'r> {
             }
             return Ok(());
         }
-        match self.args.output {
+        match self.cfg.output {
             OutputKind::Raw | OutputKind::Log => {
+                self.separate(out, ev.line.number)?;
                 if self.args.with_filename {
                     out.write_all(input.as_bytes())?;
                     out.write_all(b":")?;
@@ -674,6 +1099,7 @@ impl<'r> State<'r> {
                 Ok(())
             }
             kind => {
+                self.separate(out, ev.line.number)?;
                 if self.plan.is_none() {
                     self.plan = Some(self.make_plan(ev, fields));
                     let plan = self.plan.as_ref().expect("just set");
@@ -683,13 +1109,14 @@ impl<'r> State<'r> {
                         OutputKind::Jsonl => RecordFormat::Jsonl,
                         _ => RecordFormat::Text,
                     };
-                    self.writer = Some(RecordWriter::new(
-                        format,
-                        plan.columns.clone(),
-                        self.spool.clone(),
-                    ));
+                    let w = RecordWriter::new(format, plan.columns.clone(), self.spool.clone());
+                    self.writer = Some(if self.args.no_header {
+                        w.without_header()
+                    } else {
+                        w
+                    });
                 }
-                self.write_record(input, ev, t, fields)?;
+                self.write_record(input, ev, t, fields, context)?;
                 // The writer writes into the spool; move it to `out` in large pieces.
                 if self.line_buffered {
                     self.writer.as_mut().expect("writer exists").flush()?;
@@ -702,8 +1129,23 @@ impl<'r> State<'r> {
     fn make_plan(&self, first: &Event<'_>, first_fields: Option<&Fields<'_>>) -> Plan {
         let args = self.args;
         let mut keys: Vec<String> = Vec::new();
+        // With -v or context, any event may be printed: its arguments go in
+        // one column.
+        let any_event = self.args.invert || self.has_context();
         if !args.fields.is_empty() {
-            keys.extend(args.fields.iter().cloned());
+            // With context, `context` is the marker (placed where -f puts
+            // it, or last).
+            let context = self.has_context();
+            keys.extend(args.fields.iter().map(|f| {
+                if context && f == "context" {
+                    "\0context".to_string()
+                } else {
+                    f.clone()
+                }
+            }));
+            if context && !args.fields.iter().any(|f| f == "context") {
+                keys.push("\0context".into());
+            }
         } else {
             if args.with_filename {
                 keys.push("input".into());
@@ -727,7 +1169,7 @@ impl<'r> State<'r> {
                 f.names().iter().for_each(|n| add(n));
             }
             let mut seen_names: Vec<&str> = vec![];
-            if !self.args.invert {
+            if !any_event {
                 for spec in self.catalog.specs_where(|n| self.cfg.selection.matches(n)) {
                     let first_done = first_fields.is_some() && spec.name.as_bytes() == first.name;
                     if seen_names.contains(&spec.name.as_str()) || first_done {
@@ -739,14 +1181,17 @@ impl<'r> State<'r> {
                     }
                 }
             }
-            if args_cols.len() > MAX_UNION_COLUMNS || self.args.invert {
+            if args_cols.len() > MAX_UNION_COLUMNS || any_event {
                 keys.push("\0fields".into());
             } else {
                 keys.extend(args_cols.into_iter().map(|a| format!("\0arg:{a}")));
             }
-            if args.output == OutputKind::Jsonl {
+            if self.cfg.output == OutputKind::Jsonl {
                 keys.push("message".into());
                 keys.push("\0unmatched".into());
+            }
+            if self.has_context() {
+                keys.push("\0context".into());
             }
         }
         let reserved: &[&str] = &[
@@ -758,6 +1203,11 @@ impl<'r> State<'r> {
             "message",
             "fields",
             "unmatched",
+            if self.has_context() {
+                "context"
+            } else {
+                "fields"
+            },
         ];
         let display = keys.iter().map(|k| {
             if let Some(a) = k.strip_prefix("\0arg:") {
@@ -781,6 +1231,7 @@ impl<'r> State<'r> {
                 "line" => Src::Line,
                 "message" => Src::Message,
                 "\0unmatched" => Src::Unmatched,
+                "\0context" => Src::Context,
                 _ => Src::Absent,
             })
             .collect();
@@ -798,6 +1249,7 @@ impl<'r> State<'r> {
         ev: &Event<'_>,
         t: Option<i64>,
         fields: Option<&Fields<'_>>,
+        context: bool,
     ) -> Result<()> {
         let style = self.args.numbers;
         let normalize = self.args.normalize;
@@ -815,8 +1267,8 @@ impl<'r> State<'r> {
                 }
             }
         }
-        if self.args.output == OutputKind::Jsonl && self.args.fields.is_empty() {
-            return self.write_json_record(input, ev, t, fields);
+        if self.cfg.output == OutputKind::Jsonl && self.args.fields.is_empty() {
+            return self.write_json_record(input, ev, t, fields, context);
         }
         let args = self.args;
         let first_time = self.first_time;
@@ -860,6 +1312,12 @@ impl<'r> State<'r> {
             }
         }
         let rel = args.relative;
+        let output = self.cfg.output;
+        // CSV and TSV say true or false; text and JSON mark context only.
+        let not_context = match output {
+            OutputKind::Csv | OutputKind::Tsv => Cell::Bool(false),
+            _ => Cell::Absent,
+        };
         let norm = &*norm;
         let fields_text = &*fields_buf;
         let cells = srcs.iter().map(|src| match *src {
@@ -881,7 +1339,7 @@ impl<'r> State<'r> {
             Src::Event => Cell::Str(ev.name),
             Src::Line => Cell::UInt(ev.line.number, Radix::Dec),
             Src::Message => {
-                if fields.is_none() || args.output != OutputKind::Jsonl {
+                if fields.is_none() || output != OutputKind::Jsonl {
                     Cell::Str(ev.message)
                 } else {
                     Cell::Absent
@@ -893,6 +1351,8 @@ impl<'r> State<'r> {
             },
             Src::AllFields => Cell::Str(fields_text),
             Src::Unmatched => Cell::Bool(true),
+            Src::Context if context => Cell::Bool(true),
+            Src::Context => not_context,
             Src::Absent => Cell::Absent,
         });
         writer.as_mut().expect("writer exists").row_iter(cells)
@@ -907,8 +1367,23 @@ impl<'r> State<'r> {
         ev: &Event<'_>,
         t: Option<i64>,
         fields: Option<&Fields<'_>>,
+        context: bool,
     ) -> Result<()> {
         const RESERVED: &[&str] = &["input", "time", "tid", "event", "message", "unmatched"];
+        const RESERVED_WITH_CONTEXT: &[&str] = &[
+            "input",
+            "time",
+            "tid",
+            "event",
+            "message",
+            "unmatched",
+            "context",
+        ];
+        let reserved = if self.has_context() {
+            RESERVED_WITH_CONTEXT
+        } else {
+            RESERVED
+        };
         let style = self.args.numbers;
         let normalize = self.args.normalize;
         let norm = &self.norm;
@@ -940,7 +1415,7 @@ impl<'r> State<'r> {
         let mut renamed: Vec<String> = Vec::new();
         if let Some(f) = fields {
             for n in f.names() {
-                if RESERVED.contains(&&**n) {
+                if reserved.contains(&&**n) {
                     renamed.push(format!("arg_{n}"));
                 }
             }
@@ -952,7 +1427,7 @@ impl<'r> State<'r> {
         let renamed_ref = &renamed;
         let args = args.map(move |(i, f)| {
             let n = f.name(i);
-            let key: &str = if RESERVED.contains(&n) {
+            let key: &str = if reserved.contains(&n) {
                 k += 1;
                 &renamed_ref[k - 1]
             } else {
@@ -960,13 +1435,26 @@ impl<'r> State<'r> {
             };
             (key, value_cell(f, i, style, norm, normalize))
         });
+        let context = (
+            "context",
+            if context {
+                Cell::Bool(true)
+            } else {
+                Cell::Absent
+            },
+        );
         let tail = if fields.is_none() {
             [
                 ("message", Cell::Str(ev.message)),
                 ("unmatched", Cell::Bool(true)),
+                context,
             ]
         } else {
-            [("message", Cell::Absent), ("unmatched", Cell::Absent)]
+            [
+                ("message", Cell::Absent),
+                ("unmatched", Cell::Absent),
+                context,
+            ]
         };
         match self.writer.as_mut().expect("writer exists") {
             RecordWriter::Jsonl(w) => w.row_pairs(head.into_iter().chain(args).chain(tail)),
@@ -978,12 +1466,12 @@ impl<'r> State<'r> {
         if self.args.count || self.args.stats {
             return self.print_counts(out);
         }
-        if !matches!(self.args.output, OutputKind::Raw | OutputKind::Log) {
+        if !matches!(self.cfg.output, OutputKind::Raw | OutputKind::Log) {
             let w = match self.writer.take() {
                 Some(w) => w,
                 None => {
                     // No record: CSV/TSV still get their header.
-                    if !matches!(self.args.output, OutputKind::Csv | OutputKind::Tsv) {
+                    if !matches!(self.cfg.output, OutputKind::Csv | OutputKind::Tsv) {
                         return Ok(());
                     }
                     let mut cols: Vec<String> = if self.args.fields.is_empty() {
@@ -994,12 +1482,17 @@ impl<'r> State<'r> {
                         self.args.fields.clone()
                     };
                     cols.dedup();
-                    let f = if self.args.output == OutputKind::Csv {
+                    let f = if self.cfg.output == OutputKind::Csv {
                         RecordFormat::Csv
                     } else {
                         RecordFormat::Tsv
                     };
-                    RecordWriter::new(f, unique_columns(cols, &[]), self.spool.clone())
+                    let w = RecordWriter::new(f, unique_columns(cols, &[]), self.spool.clone());
+                    if self.args.no_header {
+                        w.without_header()
+                    } else {
+                        w
+                    }
                 }
             };
             w.finish()?;
@@ -1026,7 +1519,7 @@ impl<'r> State<'r> {
             };
             rows.push((OTHER_ROW, other));
         }
-        let format = match self.args.output {
+        let format = match self.cfg.output {
             OutputKind::Csv => Some(RecordFormat::Csv),
             OutputKind::Tsv => Some(RecordFormat::Tsv),
             OutputKind::Jsonl => Some(RecordFormat::Jsonl),
@@ -1043,6 +1536,9 @@ impl<'r> State<'r> {
                 Some(f) => {
                     let mut w =
                         RecordWriter::new(f, vec!["event".into(), "count".into()], Vec::new());
+                    if self.args.no_header {
+                        w = w.without_header();
+                    }
                     for (name, st) in &rows {
                         w.row(&[Cell::Str(name), Cell::UInt(st.count, Radix::Dec)])?;
                     }
@@ -1070,6 +1566,9 @@ impl<'r> State<'r> {
         match format {
             Some(f) => {
                 let mut w = RecordWriter::new(f, cols, Vec::new());
+                if self.args.no_header {
+                    w = w.without_header();
+                }
                 for (name, st) in &rows {
                     w.row(&[
                         Cell::Str(name),
