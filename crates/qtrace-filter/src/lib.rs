@@ -3,6 +3,9 @@
 //! The core turns each line into an event (or an "other" line); this tool's
 //! one decision is which events to keep and how to print them: the original
 //! line, `key=value` text, CSV/TSV or JSON Lines, or counts and statistics.
+//! Around that, grep's habits: `-v`, `-m NUM`, `-A/-B/-C NUM` context (held
+//! in bounded memory: at most NUM lines for `-B`), and a line on stderr that
+//! says why nothing was selected (`why_nothing.rs`).
 //! Output formats and column rules are specified in `docs/formats.md`.
 
 pub mod cli;

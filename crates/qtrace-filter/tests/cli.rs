@@ -1363,3 +1363,31 @@ fn r22_events_no_catalog_describes_say_how_to_get_one() {
         eprintln!("part skipped: no /usr/share/qemu/trace-events-all");
     }
 }
+
+#[test]
+fn r22_other_lines_keep_their_place_in_text_output() {
+    // See: 22
+    // --keep-other -o text and text context print other lines where the
+    // input has them (they used to come before every record).
+    let (code, out, _) = run(
+        &["--keep-other", "-o", "text", "-f", "event", "pci_cfg_*"],
+        LOG,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "event=pci_cfg_read\nevent=pci_cfg_write\n\
+         Could not open option rom 'kvmvapic.bin': No such file or directory\n\
+         event=pci_cfg_read\n"
+    );
+    let (code, out, _) = run(
+        &["-o", "text", "-f", "event", "-B", "1", "ps2_put_keycode"],
+        LOG,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "Could not open option rom 'kvmvapic.bin': No such file or directory\n\
+         event=ps2_put_keycode\n"
+    );
+}
