@@ -375,8 +375,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// An event name as shown: bounded, control bytes escaped.
-fn shown_name(name: &[u8]) -> String {
+/// An event name as shown in a message: bounded, control bytes escaped.
+pub fn shown_name(name: &[u8]) -> String {
     let cut = &name[..name.len().min(64)];
     let mut s: String = String::from_utf8_lossy(cut)
         .chars()

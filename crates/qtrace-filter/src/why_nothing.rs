@@ -9,7 +9,7 @@
 //! selected.
 
 use qtrace_core::catalog::Catalog;
-use qtrace_core::census::{Census, count_lines, thousands};
+use qtrace_core::census::{Census, count_lines, shown_name, thousands};
 use qtrace_core::glob::{Selection, glob_match};
 use qtrace_core::input::Input;
 use qtrace_core::suggest::nearest;
@@ -138,7 +138,7 @@ impl Run<'_> {
         let names: Vec<String> = common
             .iter()
             .take(SHOWN)
-            .map(|(n, k)| format!("{} ({})", shown(n), thousands(*k)))
+            .map(|(n, k)| format!("{} ({})", shown_name(n), thousands(*k)))
             .collect();
         let more = if common.len() > SHOWN { ", ..." } else { "" };
         let hold = if many {
@@ -174,40 +174,27 @@ impl Run<'_> {
 fn no_such_event(pat: &[u8], near: &[&[u8]]) -> String {
     let is_glob = pat.iter().any(|&c| c == b'*' || c == b'?');
     let head = if is_glob {
-        format!("no event matches '{}'", shown(pat))
+        format!("no event matches '{}'", shown_name(pat))
     } else {
-        format!("no event is called '{}'", shown(pat))
+        format!("no event is called '{}'", shown_name(pat))
     };
     if near.is_empty() {
         return format!("{head} (--list shows the catalog's events)");
     }
-    let near: Vec<String> = near.iter().map(|n| shown(n)).collect();
+    let near: Vec<String> = near.iter().map(|n| shown_name(n)).collect();
     format!("{head} (did you mean {}?)", near.join(", "))
 }
 
 /// The selection as written: `pci_cfg_read`, `pci_*,-pci_nvme_*`.
 fn selection_text(sel: &Selection) -> String {
-    let inc = sel.includes().iter().map(|p| shown(p));
-    let exc = sel.excludes().iter().map(|p| format!("-{}", shown(p)));
+    let inc = sel.includes().iter().map(|p| shown_name(p));
+    let exc = sel.excludes().iter().map(|p| format!("-{}", shown_name(p)));
     let all: Vec<String> = inc.chain(exc).collect();
     if all.is_empty() {
         "*".to_string()
     } else {
         all.join(",")
     }
-}
-
-/// A name as shown: bounded, control bytes escaped.
-fn shown(name: &[u8]) -> String {
-    let cut = &name[..name.len().min(64)];
-    let mut s: String = String::from_utf8_lossy(cut)
-        .chars()
-        .flat_map(char::escape_debug)
-        .collect();
-    if name.len() > 64 {
-        s.push_str("...");
-    }
-    s
 }
 
 #[cfg(test)]
@@ -238,6 +225,6 @@ mod tests {
         let mut s = Selection::all();
         s.add("-ahci_*");
         assert_eq!(selection_text(&s), "-ahci_*");
-        assert_eq!(shown(b"a\x01b"), "a\\u{1}b");
+        assert_eq!(shown_name(b"a\x01b"), "a\\u{1}b");
     }
 }
