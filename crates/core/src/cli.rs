@@ -20,6 +20,7 @@ use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::catalog::{Catalog, CatalogOptions};
 use crate::error::{Error, Result};
+use crate::follow::Follow;
 use crate::input::Input;
 use crate::lines::DEFAULT_MAX_LINE;
 use crate::output::{BufferMode, Stdout, stdout};
@@ -68,12 +69,42 @@ pub struct InputArgs {
     /// reported and skipped.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
     pub max_line_len: usize,
+
+    /// Follow FILE as QEMU writes it, like `tail -n +1 -F`: read it from the
+    /// start, then print each new line as its newline arrives (output is
+    /// line-buffered). A replaced or truncated file is read anew. Ends on
+    /// SIGINT/SIGTERM (or when --pid's process has exited and FILE is read
+    /// to its end), then finishes as usual (tables, summaries). One plain
+    /// file only: not standard input, nor gzip, zstd or simple traces.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: stop once process PID (QEMU) has exited and FILE has
+    /// been read to its end.
+    #[arg(long, value_name = "PID", requires = "follow")]
+    pub pid: Option<u32>,
 }
 
 impl InputArgs {
-    /// The inputs named (standard input when none).
+    /// The inputs named (standard input when none); with `--follow`, an
+    /// error unless they are one file that can be followed.
     pub fn inputs(&self) -> Result<Vec<Input>> {
-        Input::from_args(&self.files)
+        self.inputs_from(&self.files)
+    }
+
+    /// The inputs `files` name, checked as [`inputs`](Self::inputs) checks
+    /// them: for a tool whose positional arguments are not all files.
+    pub fn inputs_from(&self, files: &[OsString]) -> Result<Vec<Input>> {
+        let inputs = Input::from_args(files)?;
+        if let Some(follow) = self.follow() {
+            crate::follow::check(&inputs, &follow)?;
+        }
+        Ok(inputs)
+    }
+
+    /// What `--follow` and `--pid` ask for, when following.
+    pub fn follow(&self) -> Option<Follow> {
+        self.follow.then_some(Follow { pid: self.pid })
     }
 
     /// Loads the catalogs these arguments ask for and reports catalog warnings.
@@ -92,6 +123,7 @@ impl InputArgs {
     pub fn scan_options(&self) -> ScanOptions {
         ScanOptions {
             max_line: self.max_line_len.max(1),
+            follow: self.follow(),
             ..ScanOptions::default()
         }
     }
@@ -101,8 +133,8 @@ impl InputArgs {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Output")]
 pub struct CommonArgs {
-    /// Flush output after every line (the default when stdout is a terminal),
-    /// e.g. for `tail -f | tool | tool`.
+    /// Flush output after every line (the default when stdout is a terminal,
+    /// and with --follow), e.g. for `qemu ... 2>&1 | tool --line-buffered`.
     #[arg(long)]
     pub line_buffered: bool,
 
@@ -150,8 +182,15 @@ where
     A: ToolArgs,
     F: FnOnce(&A, &mut Stdout, &mut Env<'_>) -> Result<Status>,
 {
-    let args = match A::try_parse() {
-        Ok(a) => a,
+    let parsed = A::command().try_get_matches().and_then(|mut matches| {
+        // Following a log means printing each row as it comes.
+        let follow = matches.try_get_one::<bool>("follow").ok().flatten() == Some(&true);
+        A::from_arg_matches_mut(&mut matches)
+            .map(|a| (a, follow))
+            .map_err(|e| e.format(&mut A::command()))
+    });
+    let (args, follow) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // --help or --version with nowhere to print them.
             if let Some(closed) = (!e.use_stderr())
@@ -179,7 +218,7 @@ where
             }
         };
     }
-    let mode = BufferMode::detect(args.common().line_buffered);
+    let mode = BufferMode::detect(args.common().line_buffered || follow);
     let mut out = stdout(mode);
     let mut diag = Diag::new(tool);
     let mut env = Env {

@@ -159,25 +159,31 @@ fn is_simple_trace(head: &[u8]) -> bool {
     u64::from_le_bytes(m) == SIMPLE_MAGIC || u64::from_be_bytes(m) == SIMPLE_MAGIC
 }
 
+/// What a stream whose first bytes are `head` (up to 16 of them) holds, by
+/// its magic (a compressed simple trace is named by its compression).
+pub fn sniff(head: &[u8]) -> Encoding {
+    if head.starts_with(&GZIP_MAGIC) {
+        Encoding::Gzip
+    } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(head) {
+        Encoding::Zstd
+    } else if is_simple_trace(head) {
+        Encoding::SimpleTrace
+    } else {
+        Encoding::Plain
+    }
+}
+
 /// Detects the encoding of a stream from its first bytes and returns a reader
 /// of its decoded bytes. Nested compression (a gzip of a zstd) is not unwrapped.
 pub fn open_stream(mut raw: Stream) -> io::Result<Opened> {
     let mut head = [0u8; 16];
     let n = read_head(&mut *raw, &mut head)?;
     let head = head[..n].to_vec();
-    let (encoding, reader): (Encoding, Stream) = if head.starts_with(&GZIP_MAGIC) {
-        let src = Counted::new(&head, raw);
-        (Encoding::Gzip, Box::new(GzipMembers::Between(src)))
-    } else if head.starts_with(&ZSTD_MAGIC) || is_skippable(&head) {
-        let src = Counted::new(&head, raw);
-        (Encoding::Zstd, Box::new(ZstdFrames::new(src)?))
-    } else if is_simple_trace(&head) {
-        (
-            Encoding::SimpleTrace,
-            Box::new(io::Cursor::new(head).chain(raw)),
-        )
-    } else {
-        (Encoding::Plain, Box::new(io::Cursor::new(head).chain(raw)))
+    let encoding = sniff(&head);
+    let reader: Stream = match encoding {
+        Encoding::Gzip => Box::new(GzipMembers::Between(Counted::new(&head, raw))),
+        Encoding::Zstd => Box::new(ZstdFrames::new(Counted::new(&head, raw))?),
+        Encoding::SimpleTrace | Encoding::Plain => Box::new(io::Cursor::new(head).chain(raw)),
     };
     if matches!(encoding, Encoding::Gzip | Encoding::Zstd) {
         // A compressed simple trace: look at the decompressed header too. A

@@ -5,7 +5,8 @@
 //!
 //! The pieces, in the order bytes flow through them:
 //! [`input`] opens files and standard input and undoes compression
-//! ([`simple`] reads QEMU's binary trace files into the same events);
+//! ([`simple`] reads QEMU's binary trace files into the same events;
+//! [`follow`] reads a log as QEMU writes it);
 //! [`lines`] splits lines in bounded memory, on a second thread ([`ahead`]),
 //! or a file's chunks on several at once ([`chunks`]);
 //! [`recognize`] finds the prefix and
@@ -41,6 +42,7 @@ pub mod census;
 pub mod chunks;
 pub mod cli;
 pub mod error;
+pub mod follow;
 pub mod format;
 pub mod glob;
 pub mod input;

@@ -1,9 +1,9 @@
 //! Standard output, buffered the way a Unix filter should be, and failing
 //! the way `cat` fails.
 //!
-//! Decided once per run: line-buffered when stdout is a terminal or when the
-//! user asked (`--line-buffered`, for `tail -f | tool | tool`), block-buffered
-//! otherwise. The caller must end with an explicit `flush()`: a `BufWriter`
+//! Decided once per run: line-buffered when stdout is a terminal, when the
+//! user asked (`--line-buffered`, for `qemu ... 2>&1 | tool | tool`) or
+//! when following a file (`--follow`), block-buffered otherwise. The caller must end with an explicit `flush()`: a `BufWriter`
 //! dropped with an error loses it.
 //!
 //! Every write error reaches the caller. std's own stdout would hide one:

@@ -21,6 +21,7 @@ use crate::ahead::{Ahead, Item, Message, NameSet};
 use crate::catalog::Catalog;
 use crate::chunks::Chunking;
 use crate::error::{Error, Result};
+use crate::follow::{Follow, FollowReader};
 use crate::input::{Encoding, Input};
 use crate::limits::Limit;
 use crate::lines::{DEFAULT_MAX_LINE, Line};
@@ -101,6 +102,11 @@ impl Diag {
         self.tool
     }
 
+    /// The tool's name when messages are printed, `None` when quiet.
+    pub(crate) fn printing_as(&self) -> Option<&'static str> {
+        (!self.quiet).then_some(self.tool)
+    }
+
     /// Reports an error (the run goes on; the final status will be 2).
     pub fn error(&self, e: &Error) {
         self.errors.set(self.errors.get() + 1);
@@ -171,6 +177,10 @@ pub struct ScanOptions {
     /// errors) keep their exact numbers. Input read as a stream (a pipe,
     /// compressed data) is numbered either way.
     pub line_numbers: bool,
+    /// Follow the one input as it grows (`--follow`, see
+    /// [`crate::follow`]): it is read as a stream, never in chunks, and
+    /// its end is where following ends.
+    pub follow: Option<Follow>,
 }
 
 impl Default for ScanOptions {
@@ -182,6 +192,7 @@ impl Default for ScanOptions {
             predecode: Vec::new(),
             only_events: None,
             line_numbers: true,
+            follow: None,
         }
     }
 }
@@ -256,6 +267,9 @@ impl<'c> Scanner<'c> {
     where
         F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
     {
+        if let Some(follow) = &self.opts.follow {
+            crate::follow::check(inputs, follow)?;
+        }
         for (index, input) in inputs.iter().enumerate() {
             if !self.scan_one(input, index, diag, &mut f)? {
                 return Ok(false);
@@ -264,7 +278,9 @@ impl<'c> Scanner<'c> {
         Ok(true)
     }
 
-    /// Scans one input; see [`scan_all`](Self::scan_all). Problems the
+    /// Scans one input; see [`scan_all`](Self::scan_all). When following
+    /// ([`ScanOptions::follow`]), an input that cannot be followed is an
+    /// error returned before anything is read. Problems the
     /// catalog found in the declarations it parsed on demand (for the tool's
     /// lookups before the scan, or for the events of this input) are
     /// reported before and after.
@@ -289,6 +305,21 @@ impl<'c> Scanner<'c> {
         F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
     {
         let name = input.display();
+        if let Some(follow) = &self.opts.follow {
+            // A tool that scans its inputs one by one checked them all with
+            // InputArgs::inputs; should one not have, a second input is
+            // still refused, after the first.
+            if index > 0 {
+                return Err(Error::usage("--follow follows one file"));
+            }
+            crate::follow::check(std::slice::from_ref(input), follow)?;
+            let Input::Path(path) = input else {
+                return Err(Error::usage("--follow cannot follow standard input"));
+            };
+            let reader = FollowReader::open(path, follow, diag.printing_as())?;
+            let ahead = Ahead::spawn(Box::new(reader), self.plan());
+            return self.scan_batches(ahead, &name, index, diag, f);
+        }
         let opened = match input.open() {
             Ok(o) => o,
             Err(e) => {
@@ -299,19 +330,39 @@ impl<'c> Scanner<'c> {
         if opened.encoding == Encoding::SimpleTrace {
             return self.scan_simple(&name, index, opened.reader, diag, f);
         }
-        let info = InputInfo { name: &name, index };
-        let plan = crate::ahead::Plan {
+        let plan = self.plan();
+        let ahead = match opened.file {
+            #[cfg(unix)]
+            Some(file) => Ahead::spawn_file(file, plan, Chunking::for_this_machine()),
+            _ => Ahead::spawn(opened.reader, plan),
+        };
+        self.scan_batches(ahead, &name, index, diag, f)
+    }
+
+    /// How the splitting threads are to read and classify.
+    fn plan(&mut self) -> crate::ahead::Plan {
+        crate::ahead::Plan {
             max_line: self.opts.max_line,
             prefilter: self.opts.prefilter.clone(),
             names: self.names(),
             predecode: self.predecoder(),
             numbered: self.opts.line_numbers,
-        };
-        let mut ahead = match opened.file {
-            #[cfg(unix)]
-            Some(file) => Ahead::spawn_file(file, plan, Chunking::for_this_machine()),
-            _ => Ahead::spawn(opened.reader, plan),
-        };
+        }
+    }
+
+    /// Hands the records of the splitting threads' batches to `f`.
+    fn scan_batches<F>(
+        &mut self,
+        mut ahead: Ahead,
+        name: &str,
+        index: usize,
+        diag: &Diag,
+        f: &mut F,
+    ) -> Result<Flow>
+    where
+        F: FnMut(InputInfo<'_>, Record<'_>) -> Result<Flow>,
+    {
+        let info = InputInfo { name, index };
         let max_line = self.opts.max_line.min(crate::ahead::MAX_LINE);
         while let Some(msg) = ahead.recv() {
             let batch = match msg {
@@ -324,7 +375,7 @@ impl<'c> Scanner<'c> {
                     return Ok(true);
                 }
                 Message::Error { line, source } => {
-                    diag.error(&Error::reading(&name, line, source));
+                    diag.error(&Error::reading(name, line, source));
                     self.stats.lines += line - 1;
                     return Ok(true);
                 }
@@ -344,7 +395,7 @@ impl<'c> Scanner<'c> {
                     Item::TooLong { number, length } => {
                         self.stats.too_long += 1;
                         diag.error(&Error::Line {
-                            input: name.clone(),
+                            input: name.to_string(),
                             line: number,
                             what: format!(
                                 "line is {length} bytes long, over the limit of {max_line} (--max-line-len); skipped"

@@ -29,6 +29,8 @@ Examples:
   qemu-system-x86_64 -msg timestamp=on -d trace:dma_blk_io,trace:dma_complete,trace:blk_co_p*,\\
       trace:ide_dma_cb,trace:*ncq*,trace:virtio_blk_*,trace:pci_nvme_read,trace:pci_nvme_write,\\
       trace:scsi_disk_dma_command_*,trace:blk_root_attach ... 2>&1 | dma-sectors --line-buffered
+  dma-sectors --follow --pid $! qemu.log
+      requests as a QEMU started with `-D qemu.log ... &` logs them, until it exits
 
 Origin: QEMU reads each disk itself when it sets the device up, before the guest
 runs (sector 0, to guess the geometry: `disk0 R 0 + 1` from blk_co_preadv alone).

@@ -23,6 +23,8 @@ Examples:
   pci-table --accesses --writes-only -s 1f.2 trace.log
       every write to 00:1f.2 in order, with register names and decoded bits
   qemu-system-x86_64 -d trace:pci_cfg_* ... 2>&1 | pci-table --accesses --line-buffered
+  pci-table --follow qemu.log
+      the table of a log QEMU is still writing (-D), printed on Ctrl-C or SIGTERM
 
 Input: the pci_cfg_read / pci_cfg_write events of any QEMU version (other
 lines are ignored). QEMU up to 6.2 prints no bus number: bus 0 is assumed.

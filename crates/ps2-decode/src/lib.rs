@@ -55,6 +55,8 @@ Examples:
   grep ps2_put_keycode trace.log | ps2-decode --set 1
       a set-1 keyboard from its ps2_put_keycode lines alone
   qemu-system-x86_64 -d 'trace:ps2_*' ... 2>&1 | ps2-decode --line-buffered --text
+  ps2-decode --follow --pid $! qemu.log
+      keys as a QEMU started with `-D qemu.log ... &` logs them, until it exits
 
 Key names are QEMU's QKeyCode names, as HMP sendkey and QMP send-key take them.
 QEMU gives some keys the same bytes; those decode as kp_multiply (also asterisk),

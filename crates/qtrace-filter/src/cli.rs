@@ -21,8 +21,8 @@ Examples:
       the five lines before the first NVMe error, as grep -B 5 -m 1 shows them
   qtrace-filter -o csv --no-header -f dev,offs pci_cfg_read trace.log | sort | uniq -c
   qemu-system-x86_64 -d trace:'pci_*' ... 2>&1 | qtrace-filter --line-buffered -o csv pci_cfg_read
-  tail -n +1 -f trace.log | qtrace-filter --line-buffered pci_cfg_read
-      a log QEMU is still writing, from its first line
+  qtrace-filter --follow --pid $! -o csv pci_cfg_read qemu.log
+      rows as a QEMU started with `-D qemu.log ... &` logs them, until it exits
   qtrace-filter --normalize dma_blk_io run1.log > a; qtrace-filter --normalize dma_blk_io run2.log > b; diff a b
   qtrace-filter --list 'ps2_*'; qtrace-filter --explain pci_cfg_read
 

@@ -384,7 +384,7 @@ pub fn run<W: Write>(args: &Args, out: &mut W, env: &mut Env<'_>) -> Result<Stat
     }
     let mut files = args.input.files.clone();
     let cfg = resolve(args, &mut files)?;
-    let inputs = qtrace_core::input::Input::from_args(&files)?;
+    let inputs = args.input.inputs_from(&files)?;
 
     // Unknown field names are errors that name the fields that exist.
     let known = if cfg.conds.is_empty() && args.fields.is_empty() {

@@ -5,13 +5,14 @@
 //! its output goes away (but an exit status of 2 when an error came
 //! first), an error when its stdout is closed, output that arrives line by line with
 //! `--line-buffered` while the input is still open, and `--help`,
-//! `--version` and `--generate` that work.
+//! `--version` and `--generate` that work. [`Following`] talks to a tool
+//! that follows a growing file (`--follow`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a check waits for output that should come at once, before it
 /// fails instead of hanging.
@@ -211,6 +212,38 @@ impl Tool {
         assert!(child.wait().unwrap().success(), "{} {args:?}", self.name);
     }
 
+    /// Starts the tool with `args`, then `--follow` and `file`, its stdout
+    /// and stderr read as they come; see [`Following`].
+    pub fn follow(&self, args: &[&str], file: &Path) -> Following {
+        let mut child = self
+            .spawnable()
+            .args(args)
+            .arg("--follow")
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = stdout;
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        Following {
+            what: format!("{} {args:?} --follow", self.name),
+            child,
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
     /// Checks `--help` (exit 0, and it mentions each of `help_has`),
     /// `--version` (`NAME VERSION`) and `--generate` of a man page and the
     /// bash, zsh and fish completions (each names the tool; roff may
@@ -249,5 +282,96 @@ impl Tool {
                 self.name
             );
         }
+    }
+}
+
+/// A tool following a file (from [`Tool::follow`]): what it printed so far
+/// is checked step by step while the test writes to the file.
+#[derive(Debug)]
+pub struct Following {
+    what: String,
+    child: Child,
+    rx: mpsc::Receiver<Vec<u8>>,
+    /// Stdout received and not yet checked.
+    seen: Vec<u8>,
+}
+
+/// How a followed run ended: exit code (`None` if a signal killed it),
+/// what stdout had after the last check, stderr.
+pub type Ended = (Option<i32>, String, String);
+
+impl Following {
+    /// The process id of the tool.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Checks that the tool's next output is exactly `want`, waiting at
+    /// most 30 s for it (so a tool that holds output back fails instead of
+    /// hanging).
+    pub fn expect(&mut self, want: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.seen.len() < want.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(bytes) => self.seen.extend(bytes),
+                Err(_) => break,
+            }
+        }
+        let n = want.len().min(self.seen.len());
+        let got: Vec<u8> = self.seen.drain(..n).collect();
+        assert_eq!(String::from_utf8_lossy(&got), want, "{}", self.what);
+    }
+
+    /// Checks that the tool prints nothing for `wait`.
+    pub fn expect_nothing_for(&mut self, wait: Duration) {
+        if let Ok(bytes) = self.rx.recv_timeout(wait) {
+            self.seen.extend(bytes);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&self.seen),
+            "",
+            "{}: output too early",
+            self.what
+        );
+    }
+
+    /// Sends SIGTERM (with `kill`) and waits for the tool to end.
+    pub fn terminate(self) -> Ended {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM");
+        self.wait()
+    }
+
+    /// Waits (at most 30 s) for the tool to end by itself.
+    pub fn wait(mut self) -> Ended {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("{}: still running after 30 s", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread ends at the end of stdout.
+        while let Ok(bytes) = self.rx.recv_timeout(PATIENCE) {
+            self.seen.extend(bytes);
+        }
+        let mut stderr = Vec::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_end(&mut stderr);
+        }
+        (
+            status.code(),
+            String::from_utf8_lossy(&self.seen).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
+        )
     }
 }
