@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{EXCERPT_BYTES, Error, Result, excerpt};
 use crate::format::{CFormat, Slot};
 use crate::value::{Kind, Radix, Value};
 
@@ -1024,7 +1024,10 @@ fn parse_head(line: &str) -> std::result::Result<Head<'_>, String> {
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         || name.starts_with(|c: char| c.is_ascii_digit())
     {
-        return Err(format!("invalid event name '{name}'"));
+        return Err(format!(
+            "invalid event name '{}'",
+            excerpt(name.as_bytes(), EXCERPT_BYTES)
+        ));
     }
     let (mut disabled, mut tcg, mut vcpu) = (false, false, false);
     for w in words {
@@ -1032,7 +1035,12 @@ fn parse_head(line: &str) -> std::result::Result<Head<'_>, String> {
             "disable" => disabled = true,
             "tcg" => tcg = true,
             "vcpu" => vcpu = true,
-            other => return Err(format!("unknown property '{other}'")),
+            other => {
+                return Err(format!(
+                    "unknown property '{}'",
+                    excerpt(other.as_bytes(), EXCERPT_BYTES)
+                ));
+            }
         }
     }
     Ok(Head {
@@ -1144,11 +1152,19 @@ fn parse_args(s: &str) -> std::result::Result<Vec<Arg>, String> {
                 Some(p) => (a[..=p].trim(), a[p + 1..].trim()),
                 None => match a.rsplit_once(char::is_whitespace) {
                     Some((ty, name)) => (ty.trim(), name.trim()),
-                    None => return Err(format!("argument '{a}' has no type")),
+                    None => {
+                        return Err(format!(
+                            "argument '{}' has no type",
+                            excerpt(a.as_bytes(), EXCERPT_BYTES)
+                        ));
+                    }
                 },
             };
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!("invalid argument name in '{a}'"));
+                return Err(format!(
+                    "invalid argument name in '{}'",
+                    excerpt(a.as_bytes(), EXCERPT_BYTES)
+                ));
             }
             // Normalise `char*` → `char *` so string detection is uniform.
             let ty = if ty.ends_with('*') && !ty.ends_with(" *") && !ty.ends_with("**") {

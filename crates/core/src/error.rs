@@ -142,6 +142,33 @@ impl From<csv::Error> for Error {
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Bytes of input a message quotes at most (see [`excerpt`]).
+pub const EXCERPT_BYTES: usize = 120;
+
+/// Input bytes as a message quotes them: lossy UTF-8, and at most `max`
+/// bytes of them, followed by `... (N bytes)` when cut, so that a line of
+/// megabytes gives a message of one line. A cut never splits a UTF-8
+/// character. Every message that quotes a trace line, an event name or
+/// arguments goes through this (with [`EXCERPT_BYTES`]).
+pub fn excerpt(bytes: &[u8], max: usize) -> String {
+    if bytes.len() <= max {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut cut = max;
+    // Back to the start of a character (at most 3 continuation bytes).
+    while cut > 0 && max - cut < 3 && bytes[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    if bytes[cut] & 0xc0 == 0x80 {
+        cut = max;
+    }
+    format!(
+        "{}... ({} bytes)",
+        String::from_utf8_lossy(&bytes[..cut]),
+        bytes.len()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +186,30 @@ mod tests {
     fn csv_io_errors_unwrap_to_io() {
         let e: Error = csv::Error::from(io::Error::new(io::ErrorKind::BrokenPipe, "x")).into();
         assert!(e.is_broken_pipe());
+    }
+
+    #[test]
+    fn excerpts_are_bounded_and_whole_when_short() {
+        assert_eq!(excerpt(b"short", 120), "short");
+        assert_eq!(excerpt(b"\xffab", 120), "\u{fffd}ab");
+        let exact = [b'x'; 120];
+        assert_eq!(excerpt(&exact, 120), "x".repeat(120));
+        let long = vec![b'y'; 64 << 10];
+        let e = excerpt(&long, EXCERPT_BYTES);
+        assert_eq!(e, format!("{}... (65536 bytes)", "y".repeat(120)));
+        // Never half a character: "é" is 2 bytes, the 120th byte starts one.
+        let mut text = "a".repeat(119).into_bytes();
+        text.extend("éé".as_bytes());
+        assert_eq!(
+            excerpt(&text, 120),
+            format!("{}... (123 bytes)", "a".repeat(119))
+        );
+        // Bytes that are no UTF-8 at all are cut where asked.
+        let bad = vec![0x80; 200];
+        assert_eq!(
+            excerpt(&bad, 4),
+            "\u{fffd}\u{fffd}\u{fffd}\u{fffd}... (200 bytes)"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::ahead::{Ahead, Item, Message, NameSet};
 use crate::catalog::Catalog;
 use crate::chunks::Chunking;
-use crate::error::{Error, Result};
+use crate::error::{EXCERPT_BYTES, Error, Result, excerpt};
 use crate::follow::{Follow, FollowReader};
 use crate::input::{Encoding, Input};
 use crate::limits::Limit;
@@ -627,7 +627,7 @@ impl Scanner<'_> {
                                 "{name}: record {number}: no catalog declares '{}' with arguments that fit \
                                  this record ({} bytes); its arguments are shown as raw bytes \
                                  (give the trace-events-all of the QEMU build with --trace-events)",
-                                String::from_utf8_lossy(ev_name),
+                                excerpt(ev_name, EXCERPT_BYTES),
                                 bytes.len()
                             ));
                         }

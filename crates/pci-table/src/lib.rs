@@ -23,6 +23,7 @@ use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::census::{Census, Family, LookedFor, explain_none, thousands};
 use qtrace_core::cli::{Env, Status};
+use qtrace_core::error::{EXCERPT_BYTES, excerpt};
 use qtrace_core::input::Input;
 use qtrace_core::limits::{Limit, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Event, Record, Scanner};
@@ -289,7 +290,7 @@ fn decode<'a>(
     ev: &Event<'a>,
     scratch: &mut Scratch,
 ) -> std::result::Result<Access<'a>, String> {
-    let name = || String::from_utf8_lossy(ev.name);
+    let name = || excerpt(ev.name, EXCERPT_BYTES);
     let i = op as usize;
     let projection = &mut scratch.fields[i];
     let found = specs
@@ -307,7 +308,7 @@ fn decode<'a>(
         return Err(format!(
             "{}: '{}' matches no known format of the event (truncated line?); skipped",
             name(),
-            String::from_utf8_lossy(ev.message)
+            excerpt(ev.message, EXCERPT_BYTES)
         ));
     };
     let fields = fields?;
@@ -328,7 +329,7 @@ fn access_fields(
     projection: &mut Projection<6>,
     event: &[u8],
 ) -> std::result::Result<AccessFields, String> {
-    let name = || String::from_utf8_lossy(event);
+    let name = || excerpt(event, EXCERPT_BYTES);
     let missing = |what: &str| {
         format!(
             "{}: the catalog's format has no {what} argument; skipped",
@@ -607,7 +608,7 @@ impl Run<'_> {
         let applied = match f.access(acc.op, acc.offset, acc.value) {
             Ok(a) => a,
             Err(what) => {
-                let what = format!("{} {}: {what}", f.bdf(), String::from_utf8_lossy(acc.dev));
+                let what = format!("{} {}: {what}", f.bdf(), excerpt(acc.dev, EXCERPT_BYTES));
                 self.line_error(diag, input, line, what);
                 return Ok(());
             }
@@ -617,7 +618,7 @@ impl Run<'_> {
                 "{input}:{line}: {} {}: read-only byte 0x{o:02x} reads 0x{now:02x}, earlier 0x{before:02x} \
                  (another device at this address?)",
                 f.bdf(),
-                String::from_utf8_lossy(acc.dev)
+                excerpt(acc.dev, EXCERPT_BYTES)
             ));
         }
         if f.first_line == 0 {

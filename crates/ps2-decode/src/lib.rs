@@ -26,6 +26,7 @@ use qtrace_core::Error;
 use qtrace_core::catalog::{Catalog, DigestCache, EventSpecs, Fields, Projection};
 use qtrace_core::census::{Census, Family, LookedFor, explain_none, thousands};
 use qtrace_core::cli::{CommonArgs, Env, InputArgs, Status, ToolArgs};
+use qtrace_core::error::{EXCERPT_BYTES, excerpt};
 use qtrace_core::input::Input;
 use qtrace_core::limits::{Limit, Messages, Unused, damaged_name_of};
 use qtrace_core::scan::{Diag, Record, Scanner};
@@ -581,7 +582,7 @@ impl<'a, W: Write> State<'a, W> {
         let line = ev.line.number;
         let got = self.decode(kind, ev.message);
         let Some(Args3 { ptr, ints }) = got else {
-            let name = String::from_utf8_lossy(ev.name);
+            let name = excerpt(ev.name, EXCERPT_BYTES);
             self.bad_line(
                 diag,
                 line,
@@ -590,7 +591,7 @@ impl<'a, W: Write> State<'a, W> {
             return Ok(());
         };
         let Some(ptr) = ptr else {
-            let name = String::from_utf8_lossy(ev.name);
+            let name = excerpt(ev.name, EXCERPT_BYTES);
             self.bad_line(
                 diag,
                 line,
@@ -615,7 +616,7 @@ impl<'a, W: Write> State<'a, W> {
             Kind::PutKeycode => {
                 let code = ints[0];
                 let Some(b) = code.and_then(|c| u8::try_from(c).ok()) else {
-                    let name = String::from_utf8_lossy(ev.name);
+                    let name = excerpt(ev.name, EXCERPT_BYTES);
                     let what = match code {
                         Some(c) => format!("{name}: keycode {c} is not a byte; line skipped"),
                         None => format!("{name}: no keycode; line skipped"),
