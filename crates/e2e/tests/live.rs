@@ -801,3 +801,98 @@ fn capture_closed_pipe(q: &Qemu) {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// --follow on the log of a running QEMU
+
+#[test]
+fn live_follow_gives_rows_while_qemu_runs_and_ends_with_it() {
+    for_each_qemu("follow", live_follow);
+}
+
+/// `qtrace-filter --follow --pid` on the log a running QEMU writes (SeaBIOS
+/// enumerating PCI, then 2 s more): the first row comes while QEMU still
+/// runs, and the tool ends by itself once the process is gone, with one
+/// row per pci_cfg_read line QEMU wrote.
+fn live_follow(q: &Qemu) {
+    let test = format!("follow-{}", q.dir_name());
+    let dir = WorkDir::new(&test);
+    let log = dir.file("trace.log");
+    // target/<profile>/deps/live-HASH -> target/<profile>/qtrace-filter
+    let exe = std::env::current_exe().expect("current_exe");
+    let tool = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .join("qtrace-filter");
+    assert!(
+        tool.is_file(),
+        "{} not built; run `cargo test --workspace` (or `cargo build --bins`) first",
+        tool.display()
+    );
+    let capture_err = std::fs::File::create(dir.file("capture.err")).unwrap();
+    let mut capture = std::process::Command::new(capture_script())
+        .args(q.capture_args())
+        .args(["-D", &path_arg(&log), "-t", "pci_cfg_read"])
+        .args(["--debugcon", &path_arg(&dir.file("debugcon.txt"))])
+        .args(["--wait", "debugcon:No bootable device", "--run", "2"])
+        .args(["--end", "quit", "--time-limit", TIME_LIMIT])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(capture_err)
+        .spawn()
+        .expect("capture starts");
+    let mut follow = std::process::Command::new(&tool);
+    if let Some(cat) = &q.trace_events {
+        follow.arg("--trace-events").arg(cat);
+    }
+    let mut follow = follow
+        .args(["--follow", "--pid", &capture.id().to_string()])
+        .args(["-o", "csv", "pci_cfg_read"])
+        .arg(&log)
+        .env_remove("QTRACE_TRACE_EVENTS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("qtrace-filter starts");
+    let stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut rows = std::io::BufRead::lines(stdout).map(|l| l.expect("utf-8 rows"));
+    assert_eq!(
+        rows.next().as_deref(),
+        Some("event,dev,bus,slot,func,offs,val"),
+        "{test}"
+    );
+    let first = rows.next().expect("a first row");
+    let running = capture.try_wait().unwrap().is_none();
+    let rest = rows.count();
+    let out = follow.wait_with_output().expect("qtrace-filter ends");
+    let captured = capture.wait().expect("capture ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        running,
+        "{test}: the first row ({first}) came only after QEMU had ended"
+    );
+    assert!(first.starts_with("pci_cfg_read,"), "{test}: {first}");
+    assert_eq!(captured.code(), Some(0), "{test}: capture");
+    assert_eq!(out.status.code(), Some(0), "{test}: {stderr}");
+    // At most the notes that the log was waited for.
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.ends_with("does not exist yet; waiting for it")
+                || l.ends_with("has appeared; following it")),
+        "{test}: {stderr}"
+    );
+    let logged = std::fs::read_to_string(&log)
+        .expect("the log")
+        .lines()
+        .filter(|l| l.starts_with("pci_cfg_read "))
+        .count();
+    assert!(logged > 100, "{test}: {logged} pci_cfg_read lines");
+    assert_eq!(1 + rest, logged, "{test}: rows against lines logged");
+    say(format!(
+        "live follow on QEMU {}: the first of {logged} rows came while QEMU ran; \
+         qtrace-filter ended with it",
+        q.short()
+    ));
+}
