@@ -63,15 +63,17 @@ impl Tool {
         )
     }
 
-    /// Checks that the tool, run with `args` on `input` (whose output must
-    /// be far bigger than a pipe buffer), exits 0 with nothing on stderr
-    /// when its reader goes away after the first 100 bytes, as `| head`
-    /// does.
-    pub fn assert_broken_pipe_is_quiet(&self, args: &[&str], input: &Path) {
+    /// Runs the tool with `args` and `files`, reads the first 100 bytes of
+    /// its output, then closes the pipe (as `| head` does) and waits.
+    fn output_read_then_closed(
+        &self,
+        args: &[&str],
+        files: &[&std::ffi::OsStr],
+    ) -> std::process::Output {
         let mut child = self
             .spawnable()
             .args(args)
-            .arg(input)
+            .args(files)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -84,7 +86,15 @@ impl Tool {
             .read_exact(&mut first)
             .unwrap();
         drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Checks that the tool, run with `args` on `input` (whose output must
+    /// be far bigger than a pipe buffer), exits 0 with nothing on stderr
+    /// when its reader goes away after the first 100 bytes, as `| head`
+    /// does.
+    pub fn assert_broken_pipe_is_quiet(&self, args: &[&str], input: &Path) {
+        let out = self.output_read_then_closed(args, &[input.as_os_str()]);
         assert_eq!(out.status.code(), Some(0), "{} {args:?}", self.name);
         assert!(
             out.stderr.is_empty(),
@@ -102,24 +112,7 @@ impl Tool {
     /// else: the broken pipe itself stays quiet.
     pub fn assert_error_then_broken_pipe_exits_2(&self, args: &[&str], input: &Path) {
         let missing = "no-such-trace.log";
-        let mut child = self
-            .spawnable()
-            .args(args)
-            .arg(missing)
-            .arg(input)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 100];
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut first)
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let out = self.output_read_then_closed(args, &[missing.as_ref(), input.as_os_str()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
