@@ -3,8 +3,9 @@
 // which compiles it with rustc. Not a workspace crate on purpose: it has no
 // dependencies and must not slow down or complicate `cargo build --workspace`.
 //
-// The output is modelled on the real captures in /work/shared/traces/ (QEMU 7.2,
-// q35, timestamps), chiefly D-mixed-q35-ts: the same devices, pointer layout,
+// The output is modelled on the real captures in ../shared/traces/ beside the
+// checkout (copies in tests/data; QEMU 7.2, q35, timestamps), chiefly
+// D-mixed-q35-ts: the same devices, pointer layout,
 // event formats (QEMU's own trace-events format strings), the same sequences of
 // events per operation (an AHCI NCQ command, an NVMe read, a key press, a PCI
 // probe, ...) and, for `--kind mixed`, about the same share of each event.

@@ -31,11 +31,13 @@ use std::path::{Path, PathBuf};
 use qtrace_core::catalog::{Catalog, EventSpec, INSTALLED_CATALOGS};
 use qtrace_core::value::{Radix, Value};
 
-/// A copy of Debian's QEMU 7.2 catalog on the development machines, used
-/// when QEMU itself is not installed.
-const SHARED_CATALOG: &str = "/work/shared/traces/qemu-info/trace-events-all";
-/// QEMU 5.2's catalog (optional).
-const QEMU52_CATALOG: &str = "/work/shared/traces/V-qemu52/trace-events-all";
+/// A file of the shared capture set, which sits beside the checkout
+/// (`../shared/traces`).
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/traces")
+        .join(rel)
+}
 /// Cases per event spec.
 const CASES: u32 = 8;
 /// Cases per event spec whose format has adjacent conversions (few, and
@@ -1218,8 +1220,9 @@ fn skip_or_fail(what: &str) {
 fn installed_catalog_round_trips() {
     let found: Option<PathBuf> = INSTALLED_CATALOGS
         .iter()
-        .chain(std::iter::once(&SHARED_CATALOG))
         .map(PathBuf::from)
+        // A copy of Debian's QEMU 7.2 catalog, when QEMU itself is not installed.
+        .chain(std::iter::once(shared("qemu-info/trace-events-all")))
         .find(|p| p.is_file());
     let Some(path) = found else {
         skip_or_fail("QEMU's trace-events-all");
@@ -1238,7 +1241,7 @@ fn installed_catalog_round_trips() {
 
 #[test]
 fn qemu52_catalog_round_trips() {
-    let path = Path::new(QEMU52_CATALOG);
+    let path = &shared("V-qemu52/trace-events-all");
     if !path.is_file() {
         skip_or_fail("the QEMU 5.2 trace-events-all");
         return;
