@@ -891,7 +891,7 @@ impl<'r> State<'r> {
                 *first = Some(format!(
                     "{input}:{} {}",
                     ev.line.number,
-                    String::from_utf8_lossy(ev.name)
+                    qtrace_core::error::excerpt(ev.name, qtrace_core::error::EXCERPT_BYTES)
                 ));
             }
         }
