@@ -1018,15 +1018,12 @@ fn r20_other_lines_and_damaged_names_are_counted() {
          2@1000.000500:blk_co_preadw blk 0xa1 bs 0xb1 offset 4096 bytes 4096 flags 0x0\n\
          2@1000.000501:ide_reset IDEstate 0x51\n"
     );
-    let (code, clean_out, clean_err) = run(&["-o", "jsonl"], IDE);
-    assert_eq!((code, clean_err.as_str()), (0, ""));
-    let (code, out, err) = run(&["-o", "jsonl"], &damaged);
-    assert_eq!(out, clean_out);
-    assert_eq!(code, 0);
     let first = IDE.lines().count() + 3;
-    assert_eq!(
-        err,
-        format!(
+    TOOL.assert_unused_lines_only_reported(
+        &["-o", "jsonl"],
+        IDE,
+        &damaged,
+        &format!(
             "dma-sectors: 2 line(s) were not trace events and were skipped\n\
              dma-sectors: warning: 1 event line(s) with a damaged name (one byte off an event this \
              tool reads, declared by no catalog) were skipped (first: <stdin>:{first} 'blk_co_preadw', \

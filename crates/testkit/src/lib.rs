@@ -63,6 +63,30 @@ impl Tool {
         )
     }
 
+    /// Checks that lines the tool cannot use change nothing but stderr: with
+    /// `args`, `intact` runs cleanly (exit 0, empty stderr), and `damaged`
+    /// (the same plus such lines) gives the same stdout, exit 0, and exactly
+    /// `want_stderr`.
+    pub fn assert_unused_lines_only_reported(
+        &self,
+        args: &[&str],
+        intact: &str,
+        damaged: &str,
+        want_stderr: &str,
+    ) {
+        let (code, clean_out, clean_err) = self.run(args, intact);
+        assert_eq!(
+            (code, clean_err.as_str()),
+            (0, ""),
+            "{} {args:?}",
+            self.name
+        );
+        let (code, out, err) = self.run(args, damaged);
+        assert_eq!(out, clean_out, "{} {args:?}: stdout", self.name);
+        assert_eq!(code, 0, "{} {args:?}", self.name);
+        assert_eq!(err, want_stderr, "{} {args:?}: stderr", self.name);
+    }
+
     /// Runs the tool with `args` and `files`, reads the first 100 bytes of
     /// its output, then closes the pipe (as `| head` does) and waits.
     fn output_read_then_closed(
